@@ -1,0 +1,242 @@
+import { Watch } from '@kubernetes/client-node';
+import { backoffDelay, sleep, type BackoffOptions } from './backoff.js';
+import type { KubeClient } from './client.js';
+import { KubeApiError, toError } from './errors.js';
+import { keyOf, type KubeObject } from './types.js';
+
+export interface ReflectorHandlers<T extends KubeObject> {
+  onAdd?(obj: T): void;
+  onUpdate?(obj: T, old: T): void;
+  onDelete?(obj: T): void;
+}
+
+export interface ReflectorOptions<T extends KubeObject> extends ReflectorHandlers<T> {
+  client: KubeClient;
+  apiVersion: string;
+  kind: string;
+  namespace?: string;
+  labelSelector?: string;
+  fieldSelector?: string;
+  /** Each watch asks the server to end it after a random time in [min, 2·min] so no connection lives forever. */
+  minWatchTimeoutSeconds?: number;
+  backoff?: BackoffOptions;
+  /** Called for failures the reflector retries by itself; for logs and metrics. */
+  onError?(err: unknown): void;
+}
+
+export interface ReflectorStats {
+  lists: number;
+  watches: number;
+  errors: number;
+  lastActivity: number;
+}
+
+interface WatchEvent {
+  type: 'ADDED' | 'MODIFIED' | 'DELETED' | 'BOOKMARK' | 'ERROR';
+  object: KubeObject & { code?: number; reason?: string; message?: string };
+}
+
+/**
+ * List+watch of one kind into a local store, in the manner of client-go's reflector: paginated LIST, then WATCH
+ * from the list's resourceVersion with bookmarks and a bounded server timeout; 410 Gone (as HTTP status or as an
+ * ERROR event) forces a relist whose diff against the store emits the missed adds, updates and deletes; any other
+ * failure backs off with jitter and resumes from the last resourceVersion seen. Handlers are never allowed to throw
+ * into the watch.
+ */
+export class Reflector<T extends KubeObject = KubeObject> {
+  private readonly store = new Map<string, T>();
+  private resourceVersion = '';
+  private synced = false;
+  private stopped = false;
+  private readonly abort = new AbortController();
+  private current: AbortController | undefined;
+  private loop: Promise<void> | undefined;
+  private syncWaiters: (() => void)[] = [];
+  readonly stats: ReflectorStats = { lists: 0, watches: 0, errors: 0, lastActivity: Date.now() };
+
+  constructor(private readonly opts: ReflectorOptions<T>) {}
+
+  /** Starts the loop; resolves once the first LIST is in the store. */
+  start(): Promise<void> {
+    this.loop ??= this.run();
+    return this.waitForSync();
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    this.abort.abort();
+    this.current?.abort();
+    await this.loop;
+  }
+
+  hasSynced(): boolean {
+    return this.synced;
+  }
+
+  waitForSync(): Promise<void> {
+    if (this.synced) return Promise.resolve();
+    return new Promise((resolve) => this.syncWaiters.push(resolve));
+  }
+
+  get(name: string, namespace?: string): T | undefined {
+    return this.store.get(keyOf({ name, namespace }));
+  }
+
+  list(): T[] {
+    return [...this.store.values()];
+  }
+
+  get lastResourceVersion(): string {
+    return this.resourceVersion;
+  }
+
+  private async run(): Promise<void> {
+    let failures = 0;
+    while (!this.stopped) {
+      try {
+        if (!this.resourceVersion) await this.relist();
+        const outcome = await this.watchOnce();
+        if (outcome === 'gone') this.resourceVersion = '';
+        failures = 0;
+      } catch (err) {
+        if (this.stopped) break;
+        if (err instanceof KubeApiError && err.code === 410) {
+          this.resourceVersion = '';
+          continue;
+        }
+        this.stats.errors++;
+        this.safe(() => this.opts.onError?.(err));
+        const retryAfterMs = err instanceof KubeApiError && err.retryAfterSeconds ? err.retryAfterSeconds * 1000 : 0;
+        const delay = Math.max(retryAfterMs, backoffDelay(failures++, this.opts.backoff ?? DEFAULT_BACKOFF));
+        await sleep(delay, this.abort.signal);
+      }
+    }
+  }
+
+  private async relist(): Promise<void> {
+    const { client, apiVersion, kind, namespace, labelSelector, fieldSelector } = this.opts;
+    const listed = await client.list<T>(apiVersion, kind, {
+      ...(namespace ? { namespace } : {}),
+      ...(labelSelector ? { labelSelector } : {}),
+      ...(fieldSelector ? { fieldSelector } : {}),
+    });
+    this.stats.lists++;
+    this.stats.lastActivity = Date.now();
+    const seen = new Set<string>();
+    for (const obj of listed.items) {
+      const key = keyOf(obj.metadata);
+      seen.add(key);
+      this.upsert(key, obj);
+    }
+    for (const [key, old] of this.store) {
+      if (!seen.has(key)) {
+        this.store.delete(key);
+        this.safe(() => this.opts.onDelete?.(old));
+      }
+    }
+    this.resourceVersion = listed.resourceVersion;
+    if (!this.synced) {
+      this.synced = true;
+      for (const resolve of this.syncWaiters.splice(0)) resolve();
+    }
+  }
+
+  /** One watch connection. Resolves when the server ends it normally; rejects on failure. */
+  private async watchOnce(): Promise<'ended' | 'gone'> {
+    const { client, apiVersion, kind, namespace } = this.opts;
+    const path = await client.path({ apiVersion, kind, namespace });
+    const minTimeout = this.opts.minWatchTimeoutSeconds ?? 300;
+    const timeoutSeconds = Math.floor(minTimeout * (1 + Math.random()));
+    this.stats.watches++;
+    return new Promise((resolve, reject) => {
+      let gone = false;
+      const watch = new Watch(client.kubeConfig);
+      const onEvent = (type: string, object: WatchEvent['object']): void => {
+        this.stats.lastActivity = Date.now();
+        if (type === 'ERROR') {
+          if (object.code === 410) {
+            gone = true;
+            this.current?.abort();
+          } else {
+            reject(
+              new KubeApiError(object.code ?? 500, object.reason ?? 'WatchError', object.message ?? 'watch error'),
+            );
+            this.current?.abort();
+          }
+          return;
+        }
+        if (object.metadata?.resourceVersion) this.resourceVersion = object.metadata.resourceVersion;
+        if (type === 'BOOKMARK') return;
+        const obj = object as T;
+        const key = keyOf(obj.metadata);
+        if (type === 'DELETED') {
+          const old = this.store.get(key) ?? obj;
+          this.store.delete(key);
+          this.safe(() => this.opts.onDelete?.(old));
+        } else {
+          this.upsert(key, obj);
+        }
+      };
+      const onDone = (err: unknown): void => {
+        if (gone) return resolve('gone');
+        if (!err || this.stopped || isInactivityTimeout(err)) return resolve('ended');
+        const status = (err as { statusCode?: number }).statusCode;
+        if (status) reject(new KubeApiError(status, 'WatchFailed', `watch ${path}: HTTP ${status}`));
+        else reject(toError(err));
+      };
+      watch
+        .watch(
+          path,
+          {
+            resourceVersion: this.resourceVersion,
+            allowWatchBookmarks: true,
+            timeoutSeconds,
+            labelSelector: this.opts.labelSelector,
+            fieldSelector: this.opts.fieldSelector,
+          },
+          onEvent,
+          onDone,
+        )
+        .then(
+          (controller) => {
+            this.current = controller;
+            if (this.stopped) controller.abort();
+          },
+          (err: unknown) => reject(toError(err)),
+        );
+    });
+  }
+
+  private upsert(key: string, obj: T): void {
+    const old = this.store.get(key);
+    this.store.set(key, obj);
+    if (!old) this.safe(() => this.opts.onAdd?.(obj));
+    else if (old.metadata.resourceVersion !== obj.metadata.resourceVersion) {
+      this.safe(() => this.opts.onUpdate?.(obj, old));
+    }
+  }
+
+  private safe(fn: () => void): void {
+    try {
+      fn();
+    } catch (err) {
+      this.stats.errors++;
+      try {
+        this.opts.onError?.(err);
+      } catch {
+        // an error handler that throws has nowhere left to report to
+      }
+    }
+  }
+}
+
+const DEFAULT_BACKOFF: BackoffOptions = { baseMs: 500, maxMs: 30_000 };
+
+/**
+ * client-node ends a watch that has been silent for 30 s with a TimeoutError. On a quiet kind that is routine, and
+ * the reflector simply re-watches from its resourceVersion; it also bounds how long a half-open TCP connection can
+ * hide a dead watch.
+ */
+function isInactivityTimeout(err: unknown): boolean {
+  return err instanceof Error && err.name === 'TimeoutError';
+}
