@@ -1,0 +1,317 @@
+import { ADDRESS_SOURCES, BACKENDS, CLOUD_NAMES, DATA_ENDPOINT_MODES, IP_FAMILIES, MODES } from './types.js';
+import { bool, enumOf, int, labelSelector, list, obj, str, type Schema } from './schema-helpers.js';
+
+/** Regular expressions shared by the CRD's CEL rules and the offline validator, so both judge alike. */
+export const PATTERNS = {
+  loginServer: '^[a-z0-9]{5,50}(-[a-z0-9]{1,32})?\\.azurecr\\.(io|cn|us)$',
+  /** Matched against the lowercased id: ARM ids are case-insensitive. */
+  registryResourceId:
+    '^/subscriptions/[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}/resourcegroups/[-\\w.()]{1,90}/providers/microsoft\\.containerregistry/registries/[a-z0-9]{5,50}$',
+  region: '^[a-z][a-z0-9]{1,39}$',
+  armResourceId: '^/subscriptions/[^/]+/resourceGroups/[^/]+/providers/[^/]+/[^/]+/[^/]+$',
+  ipRange: '^[0-9a-fA-F:.]+(/[0-9]{1,3})?$',
+};
+
+export const MESSAGES = {
+  exactlyOneRegistry: 'set exactly one of registry.resourceId or registry.loginServer',
+  regionsRequired:
+    'registry.regions is required when registry.loginServer is used: list the home region and every replica region',
+  loginServer:
+    'loginServer must be <registry name>.azurecr.io (.azurecr.cn in Azure China, .azurecr.us in US Government), all lowercase, with a 5-50 character name of letters and digits',
+  cloudSuffix:
+    'loginServer does not belong to registry.cloud: AzurePublicCloud uses .azurecr.io, AzureChinaCloud .azurecr.cn, AzureUSGovernment .azurecr.us',
+  resourceId:
+    'resourceId must look like /subscriptions/<subscription id>/resourceGroups/<group>/providers/Microsoft.ContainerRegistry/registries/<name> (name: 5-50 letters and digits)',
+  region: 'regions are ARM location names in lowercase letters and digits, e.g. eastus, westeurope',
+  backendsAuto: 'backends: Auto picks the backends by itself and cannot be combined with named backends',
+  armId: 'must be an Azure resource id: /subscriptions/<id>/resourceGroups/<group>/providers/<namespace>/<type>/<name>',
+  registryFirewallSource: 'registryFirewall needs clusterResourceId or egressIPs when enabled',
+  ipRange: 'egressIPs entries are IPv4 or IPv6 addresses or CIDR prefixes',
+  unique: 'must not list the same value twice',
+};
+
+export const UNIQUE_RULE = 'self.all(x, self.exists_one(y, y == x))';
+
+/**
+ * Lists that are sets in meaning are atomic with a uniqueness rule rather than x-kubernetes-list-type: set:
+ * server-side apply (kubectl --server-side, Flux) answers a duplicate in a set-typed list with HTTP 500
+ * "duplicate entries for key", while this rule gives a 422 that says what is wrong.
+ */
+const unique = (extra: Schema = {}): Schema => ({
+  'x-kubernetes-list-type': 'atomic',
+  ...extra,
+  'x-kubernetes-validations': [
+    ...((extra['x-kubernetes-validations'] as unknown[] | undefined) ?? []),
+    { rule: UNIQUE_RULE, message: MESSAGES.unique },
+  ],
+});
+
+/** A CEL raw string literal: the pattern goes in as written. */
+const quoted = (re: string) => `r'${re}'`;
+
+const registry = obj(
+  'The Azure Container Registry to reach: either its ARM resource id (endpoints and replica regions are then discovered from Azure Resource Manager) or its login server with the regions it is replicated to.',
+  {
+    resourceId: str(
+      'ARM resource id of the registry. Preferred: the operator discovers the login server, dedicated data endpoints and replica regions from Azure Resource Manager.',
+      {
+        maxLength: 512,
+        'x-kubernetes-validations': [
+          { rule: `self.lowerAscii().matches(${quoted(PATTERNS.registryResourceId)})`, message: MESSAGES.resourceId },
+        ],
+      },
+    ),
+    loginServer: str(
+      'Login server of the registry, e.g. contoso.azurecr.io. Use it when the operator has no Azure access; then regions is required.',
+      {
+        maxLength: 253,
+        'x-kubernetes-validations': [
+          { rule: `self.matches(${quoted(PATTERNS.loginServer)})`, message: MESSAGES.loginServer },
+        ],
+      },
+    ),
+    regions: list(
+      'ARM location names of the home region and every geo-replica (e.g. eastus, westeurope). Required with loginServer; discovered with resourceId.',
+      str('An ARM location name.', {
+        maxLength: 40,
+        'x-kubernetes-validations': [{ rule: `self.matches(${quoted(PATTERNS.region)})`, message: MESSAGES.region }],
+      }),
+      unique({ maxItems: 64 }),
+    ),
+    dataEndpoints: enumOf(
+      'How layer blobs are served. Enabled: dedicated data endpoints <name>.<region>.data.azurecr.io (Premium). Disabled: storage redirects to *.blob.core.windows.net. Auto: discovered from ARM; without discovery both are allowed, so pulls work either way.',
+      DATA_ENDPOINT_MODES,
+      { default: 'Auto' },
+    ),
+    cloud: enumOf(
+      'Azure cloud of the registry. Defaults from the login server suffix (azurecr.io public, azurecr.cn China, azurecr.us US Government).',
+      CLOUD_NAMES,
+    ),
+  },
+  {
+    rules: [
+      { rule: 'has(self.resourceId) != has(self.loginServer)', message: MESSAGES.exactlyOneRegistry },
+      {
+        rule: 'has(self.resourceId) || (has(self.regions) && size(self.regions) > 0)',
+        message: MESSAGES.regionsRequired,
+        fieldPath: '.regions',
+        reason: 'FieldValueRequired',
+      },
+      {
+        rule: "!has(self.cloud) || !has(self.loginServer) || self.loginServer.endsWith(self.cloud == 'AzureChinaCloud' ? '.azurecr.cn' : self.cloud == 'AzureUSGovernment' ? '.azurecr.us' : '.azurecr.io')",
+        message: MESSAGES.cloudSuffix,
+        fieldPath: '.loginServer',
+      },
+    ],
+  },
+);
+
+const dnsEgress = obj(
+  'Egress to the cluster DNS that pods need to resolve registry names. Enabled by default, to kube-dns in kube-system; point it elsewhere for NodeLocal DNSCache or a custom DNS, or disable it when another policy already allows DNS.',
+  {
+    enabled: bool('Add the DNS egress rule (UDP and TCP port 53).', { default: true }),
+    namespaceSelector: labelSelector('Namespaces of the DNS pods. Default: kubernetes.io/metadata.name=kube-system.'),
+    podSelector: labelSelector('DNS pods. Default: k8s-app=kube-dns.'),
+  },
+);
+
+function commonSpec(podSelectorDescription: string): Record<string, Schema> {
+  return {
+    registry,
+    podSelector: labelSelector(podSelectorDescription),
+    addressSources: list(
+      'Where IP addresses come from for backends that need addresses rather than names: the Azure Service Tags feed (AzureContainerRegistry.<region> and Storage.<region>) and DNS answers for every endpoint host (which also covers private endpoints).',
+      enumOf('An address source.', ADDRESS_SOURCES),
+      unique({ default: ['ServiceTags', 'DNS'], minItems: 1, maxItems: 2 }),
+    ),
+    ipFamilies: list(
+      'IP families to allow.',
+      enumOf('An IP family.', IP_FAMILIES),
+      unique({ default: ['IPv4', 'IPv6'], minItems: 1, maxItems: 2 }),
+    ),
+    includeMicrosoftContainerRegistry: bool(
+      'Also allow Microsoft Container Registry (mcr.microsoft.com, *.data.mcr.microsoft.com; Service Tags MicrosoftContainerRegistry and AzureFrontDoor.FirstParty).',
+      { default: false },
+    ),
+    backends: list(
+      'Enforcement points to write. Auto uses what the cluster serves: Cilium or Calico policies when their CRDs are installed, Kubernetes NetworkPolicy otherwise.',
+      enumOf('A backend.', BACKENDS),
+      unique({
+        default: ['Auto'],
+        minItems: 1,
+        maxItems: 4,
+        'x-kubernetes-validations': [{ rule: "!('Auto' in self) || size(self) == 1", message: MESSAGES.backendsAuto }],
+      }),
+    ),
+    mode: enumOf(
+      'Enforce writes the policies. Audit computes and reports them in status without writing anything.',
+      MODES,
+      { default: 'Enforce' },
+    ),
+    dnsEgress,
+  };
+}
+
+const armId = (description: string) =>
+  str(description, {
+    maxLength: 1024,
+    'x-kubernetes-validations': [{ rule: `self.matches(${quoted(PATTERNS.armResourceId)})`, message: MESSAGES.armId }],
+  });
+
+const azure = obj(
+  'Azure-side egress configuration kept in step with the registry (node plane: kubelet pulls leave through these).',
+  {
+    firewallPolicy: obj(
+      'An Azure Firewall policy: the operator owns one rule collection group in it with application rules for the registry hosts.',
+      {
+        resourceId: armId('ARM resource id of the firewall policy (Microsoft.Network/firewallPolicies).'),
+        ruleCollectionGroup: str('Name of the rule collection group the operator owns.', {
+          default: 'acr-access',
+          maxLength: 80,
+          pattern: '^[a-zA-Z0-9][-a-zA-Z0-9_.]*$',
+        }),
+        priority: int('Priority of the rule collection group (100-65000).', {
+          default: 20000,
+          minimum: 100,
+          maximum: 65000,
+        }),
+      },
+      { required: ['resourceId'] },
+    ),
+    networkSecurityGroups: list(
+      'Network security groups that get an outbound allow rule to the registry Service Tags.',
+      obj(
+        'One network security group and the priority of the operator rule in it.',
+        {
+          resourceId: armId('ARM resource id of the network security group.'),
+          priority: int('Rule priority (100-4096); it must not collide with existing rules.', {
+            minimum: 100,
+            maximum: 4096,
+          }),
+        },
+        { required: ['resourceId', 'priority'] },
+      ),
+      { maxItems: 32 },
+    ),
+    registryFirewall: obj(
+      "Keep the registry's own IP firewall (networkRuleSet.ipRules) allowing the cluster's egress IPs.",
+      {
+        enabled: bool('Manage the registry IP rules.'),
+        clusterResourceId: armId('ARM id of the AKS cluster whose effective outbound IPs are allowed.'),
+        egressIPs: list(
+          'Explicit egress IP addresses or prefixes to allow.',
+          str('An IP address or CIDR prefix.', {
+            maxLength: 43,
+            'x-kubernetes-validations': [
+              { rule: `self.matches(${quoted(PATTERNS.ipRange)})`, message: MESSAGES.ipRange },
+            ],
+          }),
+          unique({ maxItems: 100 }),
+        ),
+      },
+      {
+        required: ['enabled'],
+        rules: [
+          {
+            rule: '!self.enabled || has(self.clusterResourceId) || (has(self.egressIPs) && size(self.egressIPs) > 0)',
+            message: MESSAGES.registryFirewallSource,
+          },
+        ],
+      },
+    ),
+  },
+);
+
+const condition = obj(
+  'A condition in the metav1.Condition shape.',
+  {
+    type: str(
+      'Condition type: Ready, Reconciling, Stalled, EndpointsResolved, AddressesResolved, PoliciesApplied or Degraded.',
+      { maxLength: 316 },
+    ),
+    status: enumOf('True, False or Unknown.', ['True', 'False', 'Unknown']),
+    observedGeneration: int('The generation this condition was computed from.', { minimum: 0 }),
+    lastTransitionTime: str('When the status last changed.', { format: 'date-time' }),
+    reason: str('One CamelCase word saying why.', { maxLength: 1024 }),
+    message: str('What a person needs to know.', { maxLength: 32768 }),
+  },
+  { required: ['type', 'status', 'lastTransitionTime', 'reason', 'message'] },
+);
+
+const objectRef = obj(
+  'An object this resource manages.',
+  {
+    apiVersion: str('API version.'),
+    kind: str('Kind.'),
+    namespace: str('Namespace; empty for cluster-scoped objects.'),
+    name: str('Name.'),
+  },
+  { required: ['apiVersion', 'kind', 'name'] },
+);
+
+const status = obj('What the operator observed and did.', {
+  observedGeneration: int('The spec generation the status describes.', { minimum: 0 }),
+  conditions: list('Current state, kstatus-compatible (Ready, Reconciling, Stalled) plus details.', condition, {
+    'x-kubernetes-list-type': 'map',
+    'x-kubernetes-list-map-keys': ['type'],
+    maxItems: 16,
+  }),
+  endpoints: obj('Registry endpoints in use.', {
+    loginServer: str('Login server.'),
+    dataEndpoints: list('Dedicated data endpoints.', { type: 'string' }),
+    storage: list('Storage host patterns used for layer downloads without dedicated data endpoints.', {
+      type: 'string',
+    }),
+    regions: list('Home and replica regions.', { type: 'string' }),
+    otherHosts: list('Other hosts allowed (certificate host, MCR).', { type: 'string' }),
+  }),
+  addresses: obj('Addresses in use.', {
+    serviceTagsChangeNumber: int('changeNumber of the Service Tags feed in use.'),
+    feedSource: str('Where the feed came from.'),
+    prefixCount: int('Prefixes allowed, all families.'),
+    ipv4Prefixes: int('IPv4 prefixes allowed.'),
+    ipv6Prefixes: int('IPv6 prefixes allowed.'),
+    retiring: list(
+      'Prefixes that left the feed and are still allowed until their grace period ends.',
+      obj(
+        'A retiring prefix.',
+        {
+          prefix: str('The prefix.'),
+          since: str('When it left the feed.', { format: 'date-time' }),
+          until: str('When it is removed.', { format: 'date-time' }),
+        },
+        { required: ['prefix', 'since', 'until'] },
+      ),
+    ),
+    lastRefreshTime: str('When addresses were last resolved.', { format: 'date-time' }),
+  }),
+  planes: obj(
+    'Which planes are covered. Pod: in-cluster registry clients. Node: kubelet image pulls, which pod policies never cover.',
+    {
+      pod: enumOf('Pod plane coverage.', ['Enforced', 'Audited', 'NotCovered']),
+      node: enumOf('Node plane coverage.', ['Enforced', 'Audited', 'NotCovered']),
+    },
+  ),
+  objects: list('Objects written for this resource.', objectRef),
+});
+
+export const acrAccessSpecSchema = obj(
+  'Egress for pods of this namespace to one Azure Container Registry (pod plane only: image pulls by the kubelet are the node plane, covered by ClusterAcrAccess).',
+  commonSpec('Pods of this namespace the access is for. Empty selects every pod in the namespace.'),
+  { required: ['registry'] },
+);
+
+export const clusterAcrAccessSpecSchema = obj(
+  'Cluster-wide access to one Azure Container Registry: pods across namespaces, nodes (kubelet image pulls), and Azure-side egress rules.',
+  {
+    ...commonSpec('Pods the access is for, in the namespaces selected by namespaceSelector. Empty selects every pod.'),
+    namespaceSelector: labelSelector('Namespaces whose pods get access. Unset: no pod-plane policies are written.'),
+    nodeSelector: labelSelector(
+      'Nodes whose host network gets access (Cilium host firewall or Calico host endpoints). Unset: no node-plane host policies.',
+    ),
+    azure,
+  },
+  { required: ['registry'] },
+);
+
+export const statusSchema = status;

@@ -1,0 +1,131 @@
+import type { CloudName } from '../endpoints/clouds.js';
+
+export const GROUP = 'acraccess.io';
+export const VERSION = 'v1alpha1';
+export const API_VERSION = `${GROUP}/${VERSION}`;
+export const KIND_ACR_ACCESS = 'AcrAccess';
+export const KIND_CLUSTER_ACR_ACCESS = 'ClusterAcrAccess';
+
+export const CLOUD_NAMES = ['AzurePublicCloud', 'AzureChinaCloud', 'AzureUSGovernment'] as const satisfies CloudName[];
+export const DATA_ENDPOINT_MODES = ['Auto', 'Enabled', 'Disabled'] as const;
+export const ADDRESS_SOURCES = ['ServiceTags', 'DNS'] as const;
+export const IP_FAMILIES = ['IPv4', 'IPv6'] as const;
+export const BACKENDS = ['Auto', 'NetworkPolicy', 'Cilium', 'Calico'] as const;
+export const MODES = ['Enforce', 'Audit'] as const;
+
+export type DataEndpointsMode = (typeof DATA_ENDPOINT_MODES)[number];
+export type AddressSource = (typeof ADDRESS_SOURCES)[number];
+export type IpFamily = (typeof IP_FAMILIES)[number];
+export type BackendName = (typeof BACKENDS)[number];
+export type Mode = (typeof MODES)[number];
+
+export interface LabelSelectorRequirement {
+  key: string;
+  operator: 'In' | 'NotIn' | 'Exists' | 'DoesNotExist';
+  values?: string[];
+}
+
+export interface LabelSelector {
+  matchLabels?: Record<string, string>;
+  matchExpressions?: LabelSelectorRequirement[];
+}
+
+export interface RegistrySpec {
+  resourceId?: string;
+  loginServer?: string;
+  regions?: string[];
+  dataEndpoints?: DataEndpointsMode;
+  cloud?: CloudName;
+}
+
+export interface DnsEgressSpec {
+  enabled?: boolean;
+  namespaceSelector?: LabelSelector;
+  podSelector?: LabelSelector;
+}
+
+export interface AcrAccessSpec {
+  registry: RegistrySpec;
+  podSelector?: LabelSelector;
+  addressSources?: AddressSource[];
+  ipFamilies?: IpFamily[];
+  includeMicrosoftContainerRegistry?: boolean;
+  backends?: BackendName[];
+  mode?: Mode;
+  dnsEgress?: DnsEgressSpec;
+}
+
+export interface AzureFirewallPolicySpec {
+  resourceId: string;
+  ruleCollectionGroup?: string;
+  priority?: number;
+}
+
+export interface NetworkSecurityGroupSpec {
+  resourceId: string;
+  priority: number;
+}
+
+export interface RegistryFirewallSpec {
+  enabled: boolean;
+  clusterResourceId?: string;
+  egressIPs?: string[];
+}
+
+export interface AzureSpec {
+  firewallPolicy?: AzureFirewallPolicySpec;
+  networkSecurityGroups?: NetworkSecurityGroupSpec[];
+  registryFirewall?: RegistryFirewallSpec;
+}
+
+export interface ClusterAcrAccessSpec extends AcrAccessSpec {
+  namespaceSelector?: LabelSelector;
+  nodeSelector?: LabelSelector;
+  azure?: AzureSpec;
+}
+
+export interface Condition {
+  type: string;
+  status: 'True' | 'False' | 'Unknown';
+  observedGeneration?: number;
+  lastTransitionTime: string;
+  reason: string;
+  message: string;
+}
+
+export interface AcrAccessStatus {
+  observedGeneration?: number;
+  conditions?: Condition[];
+  endpoints?: {
+    loginServer?: string;
+    dataEndpoints?: string[];
+    storage?: string[];
+    regions?: string[];
+    otherHosts?: string[];
+  };
+  addresses?: {
+    serviceTagsChangeNumber?: number;
+    feedSource?: string;
+    prefixCount?: number;
+    ipv4Prefixes?: number;
+    ipv6Prefixes?: number;
+    retiring?: { prefix: string; since: string; until: string }[];
+    lastRefreshTime?: string;
+  };
+  planes?: { pod?: PlaneCoverage; node?: PlaneCoverage };
+  objects?: { apiVersion: string; kind: string; namespace?: string; name: string }[];
+}
+
+export type PlaneCoverage = 'Enforced' | 'Audited' | 'NotCovered';
+
+interface Resource<K extends string, S> {
+  apiVersion: typeof API_VERSION;
+  kind: K;
+  metadata: { name: string; namespace?: string; uid?: string; generation?: number; [k: string]: unknown };
+  spec: S;
+  status?: AcrAccessStatus;
+}
+
+export type AcrAccess = Resource<typeof KIND_ACR_ACCESS, AcrAccessSpec>;
+export type ClusterAcrAccess = Resource<typeof KIND_CLUSTER_ACR_ACCESS, ClusterAcrAccessSpec>;
+export type AnyAcrAccess = AcrAccess | ClusterAcrAccess;

@@ -1,0 +1,48 @@
+/** What differs between Azure clouds for registry traffic. Sources: Azure docs on sovereign-cloud endpoints. */
+export interface CloudProfile {
+  name: CloudName;
+  /** Login-server suffix: `<registry>.azurecr.io`. */
+  registrySuffix: string;
+  /** Blob storage suffix, for the non-dedicated-data-endpoint redirect wildcard `*.blob.<suffix>`. */
+  blobSuffix: string;
+  /** Microsoft Container Registry hosts. */
+  mcrHosts: string[];
+  /** `cloud` as the Service Tags feed spells it. */
+  serviceTagsCloud: string;
+  /** File stem of the embedded snapshot (data/servicetags/<stem>.json). */
+  snapshot: string;
+}
+
+export type CloudName = 'AzurePublicCloud' | 'AzureChinaCloud' | 'AzureUSGovernment';
+
+export const CLOUDS: Readonly<Record<CloudName, CloudProfile>> = {
+  AzurePublicCloud: {
+    name: 'AzurePublicCloud',
+    registrySuffix: 'azurecr.io',
+    blobSuffix: 'blob.core.windows.net',
+    mcrHosts: ['mcr.microsoft.com', '*.data.mcr.microsoft.com'],
+    serviceTagsCloud: 'Public',
+    snapshot: 'public',
+  },
+  AzureChinaCloud: {
+    name: 'AzureChinaCloud',
+    registrySuffix: 'azurecr.cn',
+    blobSuffix: 'blob.core.chinacloudapi.cn',
+    mcrHosts: ['mcr.azure.cn', '*.data.mcr.azure.cn'],
+    serviceTagsCloud: 'China',
+    snapshot: 'china',
+  },
+  AzureUSGovernment: {
+    name: 'AzureUSGovernment',
+    registrySuffix: 'azurecr.us',
+    blobSuffix: 'blob.core.usgovcloudapi.net',
+    mcrHosts: ['mcr.microsoft.com', '*.data.mcr.microsoft.com'],
+    serviceTagsCloud: 'AzureGovernment',
+    snapshot: 'usgov',
+  },
+};
+
+export function cloudForLoginServer(loginServer: string): CloudProfile | undefined {
+  const host = loginServer.toLowerCase();
+  return Object.values(CLOUDS).find((c) => host.endsWith(`.${c.registrySuffix}`));
+}
