@@ -22,7 +22,12 @@ export function parsePrefix(text: string): Prefix {
   const family: Family = addr.includes(':') ? 6 : 4;
   const bits = BITS[family];
   const length = slash < 0 ? bits : Number(text.slice(slash + 1));
-  if (!Number.isInteger(length) || length < 0 || length > bits || (slash >= 0 && !/^\d{1,3}$/.test(text.slice(slash + 1)))) {
+  if (
+    !Number.isInteger(length) ||
+    length < 0 ||
+    length > bits ||
+    (slash >= 0 && !/^\d{1,3}$/.test(text.slice(slash + 1)))
+  ) {
     throw new PrefixError(`"${text}" has an invalid prefix length`);
   }
   const value = family === 4 ? parseIPv4(addr) : parseIPv6(addr);
@@ -97,7 +102,7 @@ function formatIPv6(v: bigint): string {
   for (let i = 7; i >= 0; i--) groups.push(Number((v >> BigInt(i * 16)) & 0xffffn));
   let bestStart = -1;
   let bestLen = 1;
-  for (let i = 0; i < 8; ) {
+  for (let i = 0; i < 8;) {
     if (groups[i] !== 0) {
       i++;
       continue;

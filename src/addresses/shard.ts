@@ -10,7 +10,8 @@ export function shardByBytes<T>(items: readonly T[], sizeOf: (item: T) => number
   let used = 0;
   for (const item of items) {
     const size = sizeOf(item);
-    if (size > budgetBytes) throw new RangeError(`one item needs ${size} bytes, more than the budget of ${budgetBytes}`);
+    if (size > budgetBytes)
+      throw new RangeError(`one item needs ${size} bytes, more than the budget of ${budgetBytes}`);
     if (used + size > budgetBytes && current.length > 0) {
       shards.push(current);
       current = [];

@@ -40,7 +40,12 @@ export class ConfigMapSource implements ServiceTagSource {
   }
 
   async load(): Promise<ServiceTagFeed> {
-    const cm = await this.client.get({ apiVersion: 'v1', kind: 'ConfigMap', namespace: this.namespace, name: this.name });
+    const cm = await this.client.get({
+      apiVersion: 'v1',
+      kind: 'ConfigMap',
+      namespace: this.namespace,
+      name: this.name,
+    });
     if (!cm) throw new FeedError(this.description, '', 'the ConfigMap does not exist');
     return feedFromConfigMap(cm as ConfigMapLike, this.key, this.description);
   }

@@ -31,7 +31,9 @@ describe('offline validation (the twin of the CRD schema)', () => {
   });
 
   it('applies the schema defaults', () => {
-    const r = parseAcrAccess(doc('AcrAccess', { registry: { loginServer: 'contoso.azurecr.io', regions: ['eastus'] } }));
+    const r = parseAcrAccess(
+      doc('AcrAccess', { registry: { loginServer: 'contoso.azurecr.io', regions: ['eastus'] } }),
+    );
     expect(r.metadata.namespace).toBe('default');
     expect(r.spec).toEqual({
       registry: { loginServer: 'contoso.azurecr.io', regions: ['eastus'], dataEndpoints: 'Auto' },
@@ -44,15 +46,17 @@ describe('offline validation (the twin of the CRD schema)', () => {
   });
 
   it('names unknown fields, so a typo is not silently dropped', () => {
-    expect(() => parseAcrAccess(doc('AcrAccess', { registy: {}, registry: { loginServer: 'contoso.azurecr.io', regions: ['eastus'] } }))).toThrow(
-      'spec.registy: unknown field',
-    );
+    expect(() =>
+      parseAcrAccess(
+        doc('AcrAccess', { registy: {}, registry: { loginServer: 'contoso.azurecr.io', regions: ['eastus'] } }),
+      ),
+    ).toThrow('spec.registy: unknown field');
   });
 
   it('refuses a namespace on the cluster-scoped kind and other kinds altogether', () => {
-    expect(() => parseAcrAccess({ ...doc('ClusterAcrAccess', VALID_SPECS[0]!.spec), metadata: { name: 'x', namespace: 'a' } })).toThrow(
-      'metadata.namespace',
-    );
+    expect(() =>
+      parseAcrAccess({ ...doc('ClusterAcrAccess', VALID_SPECS[0]!.spec), metadata: { name: 'x', namespace: 'a' } }),
+    ).toThrow('metadata.namespace');
     expect(() => parseAcrAccess({ ...doc('Deployment', {}) })).toThrow('kind: must be AcrAccess or ClusterAcrAccess');
   });
 

@@ -13,14 +13,20 @@ const object = (kind: string, namespace: string, spec: Record<string, unknown>) 
 
 describe('AcrAccess and ClusterAcrAccess CRDs in the real API server', () => {
   beforeAll(async () => {
-    await installCrds(clientFor('admin'), ['crds/acraccess.io_acraccesses.yaml', 'crds/acraccess.io_clusteracraccesses.yaml']);
+    await installCrds(clientFor('admin'), [
+      'crds/acraccess.io_acraccesses.yaml',
+      'crds/acraccess.io_clusteracraccesses.yaml',
+    ]);
   });
 
-  test.for(VALID_SPECS)('accepts $kind: $name, defaulted exactly as render defaults it', async (c, { namespace, admin }) => {
-    const stored = await admin.apply(object(c.kind, namespace, c.spec), { dryRun: true });
-    const offline = parseAcrAccess(object(c.kind, namespace, c.spec));
-    expect(stored.spec).toEqual(offline.spec);
-  });
+  test.for(VALID_SPECS)(
+    'accepts $kind: $name, defaulted exactly as render defaults it',
+    async (c, { namespace, admin }) => {
+      const stored = await admin.apply(object(c.kind, namespace, c.spec), { dryRun: true });
+      const offline = parseAcrAccess(object(c.kind, namespace, c.spec));
+      expect(stored.spec).toEqual(offline.spec);
+    },
+  );
 
   test.for(INVALID_CASES)('rejects $kind: $name', async (c, { namespace, admin }) => {
     const err = await admin.apply(object(c.kind, namespace, c.spec), { dryRun: true }).catch((e: unknown) => e);
@@ -40,7 +46,9 @@ describe('AcrAccess and ClusterAcrAccess CRDs in the real API server', () => {
       ...object('AcrAccess', namespace, VALID_SPECS[0]!.spec),
       status: {
         observedGeneration: 1,
-        conditions: [{ type: 'Ready', status: 'True', reason: 'Test', message: 'ok', lastTransitionTime: '2026-01-01T00:00:00Z' }],
+        conditions: [
+          { type: 'Ready', status: 'True', reason: 'Test', message: 'ok', lastTransitionTime: '2026-01-01T00:00:00Z' },
+        ],
       },
     });
     expect(withStatus.status).toMatchObject({ observedGeneration: 1 });
@@ -48,14 +56,19 @@ describe('AcrAccess and ClusterAcrAccess CRDs in the real API server', () => {
   });
 
   test('short names and printer columns are served', async ({ admin }) => {
-    const info = await admin.request<{ resources: { name: string; shortNames?: string[] }[] }>('GET', '/apis/acraccess.io/v1alpha1');
+    const info = await admin.request<{ resources: { name: string; shortNames?: string[] }[] }>(
+      'GET',
+      '/apis/acraccess.io/v1alpha1',
+    );
     const names = Object.fromEntries(info.resources.map((r) => [r.name, r.shortNames ?? []]));
     expect(names.acraccesses).toEqual(['acra']);
     expect(names.clusteracraccesses).toEqual(['cacra']);
   });
 
   test('a tenant without RBAC cannot create a ClusterAcrAccess', async ({ namespace }) => {
-    const err = await clientFor('tenant').apply(object('ClusterAcrAccess', namespace, VALID_SPECS[0]!.spec)).catch((e: unknown) => e);
+    const err = await clientFor('tenant')
+      .apply(object('ClusterAcrAccess', namespace, VALID_SPECS[0]!.spec))
+      .catch((e: unknown) => e);
     expect((err as KubeApiError).code).toBe(403);
   });
 });
