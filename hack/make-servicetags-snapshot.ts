@@ -37,7 +37,9 @@ async function main(): Promise<void> {
       values,
     };
     await writeFile(path.join(outDir, `${stem}.json`), JSON.stringify(out) + '\n');
-    console.log(`${stem}.json: ${values.length} of ${doc.values.length} tags from ${file} (changeNumber ${doc.changeNumber})`);
+    console.log(
+      `${stem}.json: ${values.length} of ${doc.values.length} tags from ${file} (changeNumber ${doc.changeNumber})`,
+    );
   }
 }
 

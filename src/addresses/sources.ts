@@ -47,7 +47,7 @@ export class ConfigMapSource implements ServiceTagSource {
       name: this.name,
     });
     if (!cm) throw new FeedError(this.description, '', 'the ConfigMap does not exist');
-    return feedFromConfigMap(cm as ConfigMapLike, this.key, this.description);
+    return feedFromConfigMap(cm, this.key, this.description);
   }
 }
 

@@ -30,7 +30,7 @@ export const CEL_EQUIVALENTS: Record<string, (self: unknown) => boolean> = {
       if (cloud === undefined || loginServer === undefined) return true;
       const suffix =
         cloud === 'AzureChinaCloud' ? '.azurecr.cn' : cloud === 'AzureUSGovernment' ? '.azurecr.us' : '.azurecr.io';
-      return String(loginServer).endsWith(suffix);
+      return typeof loginServer === 'string' && loginServer.endsWith(suffix);
     },
   [UNIQUE_RULE]: (s) => new Set((s as unknown[]).map((x) => JSON.stringify(x))).size === (s as unknown[]).length,
   "!('Auto' in self) || size(self) == 1": (s) => !(s as unknown[]).includes('Auto') || (s as unknown[]).length === 1,

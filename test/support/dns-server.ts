@@ -48,7 +48,7 @@ export class TestDnsServer {
           continue;
         }
         const type = question.type === 'AAAA' ? 'AAAA' : 'A';
-        for (const data of record[type] ?? []) answers.push({ type, name, ttl, data } as Answer);
+        for (const data of record[type] ?? []) answers.push({ type, name, ttl, data });
         break;
       }
       const response = dnsPacket.encode({

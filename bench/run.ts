@@ -1,0 +1,5 @@
+// npm run bench: every benchmark, each reported as a ratio against a baseline measured in the same run.
+import { runAddressBenchmarks } from './addresses.bench.js';
+
+console.log(`node ${process.version}`);
+runAddressBenchmarks();

@@ -1,0 +1,79 @@
+import { KIND_ACR_ACCESS, type AnyAcrAccess, type LabelSelector } from '../api/types.js';
+import type { AddressSet } from '../addresses/address-set.js';
+import { allHosts, type RegistryEndpoints } from '../endpoints/endpoints.js';
+
+export type Plane = 'pod' | 'node';
+
+export interface IntentOwner {
+  apiVersion: string;
+  kind: string;
+  name: string;
+  namespace?: string;
+  uid?: string;
+}
+
+/**
+ * The one backend-neutral value every backend renders from (like external-dns's Endpoint): which workloads may
+ * reach which hosts and prefixes on which ports, and where those addresses came from.
+ */
+export interface EgressIntent {
+  owner: IntentOwner;
+  plane: Plane;
+  /** FQDNs and wildcards, for backends that allow by name. */
+  hosts: string[];
+  /** Minimal prefix cover per family, for backends that allow by address. */
+  prefixes: { ipv4: string[]; ipv6: string[] };
+  ports: { protocol: 'TCP'; port: number }[];
+  workloads: {
+    podSelector: LabelSelector;
+    /** Namespaces the pod selector applies in (the owner's own for AcrAccess; selected ones for ClusterAcrAccess). */
+    namespaces: string[];
+    nodeSelector?: LabelSelector;
+  };
+  /** Where DNS egress goes, or undefined when the DNS rule is disabled. */
+  dns?: { namespaceSelector: LabelSelector; podSelector: LabelSelector };
+  provenance: Pick<AddressSet, 'feed' | 'tags' | 'dns' | 'origins'>;
+}
+
+export const DEFAULT_DNS_TARGET = {
+  namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'kube-system' } },
+  podSelector: { matchLabels: { 'k8s-app': 'kube-dns' } },
+};
+
+export function ownerOf(resource: AnyAcrAccess): IntentOwner {
+  const owner: IntentOwner = { apiVersion: resource.apiVersion, kind: resource.kind, name: resource.metadata.name };
+  if (resource.metadata.namespace) owner.namespace = resource.metadata.namespace;
+  if (resource.metadata.uid) owner.uid = resource.metadata.uid;
+  return owner;
+}
+
+/**
+ * The pod-plane intent of an AcrAccess (its own namespace) or ClusterAcrAccess (the namespaces its
+ * namespaceSelector matched, resolved by the caller).
+ */
+export function podPlaneIntent(
+  resource: AnyAcrAccess,
+  endpoints: RegistryEndpoints,
+  addresses: AddressSet,
+  selectedNamespaces: string[] = [],
+): EgressIntent {
+  const namespaces =
+    resource.kind === KIND_ACR_ACCESS ? [resource.metadata.namespace ?? 'default'] : [...selectedNamespaces].sort();
+  const dnsSpec = resource.spec.dnsEgress;
+  const intent: EgressIntent = {
+    owner: ownerOf(resource),
+    plane: 'pod',
+    hosts: allHosts(endpoints),
+    prefixes: { ipv4: addresses.ipv4, ipv6: addresses.ipv6 },
+    ports: [{ protocol: 'TCP', port: 443 }],
+    workloads: { podSelector: resource.spec.podSelector ?? {}, namespaces },
+    provenance: { feed: addresses.feed, tags: addresses.tags, dns: addresses.dns, origins: addresses.origins },
+  };
+  if (dnsSpec?.enabled !== false) {
+    intent.dns = {
+      namespaceSelector: dnsSpec?.namespaceSelector ?? DEFAULT_DNS_TARGET.namespaceSelector,
+      podSelector: dnsSpec?.podSelector ?? DEFAULT_DNS_TARGET.podSelector,
+    };
+  }
+  return intent;
+}
