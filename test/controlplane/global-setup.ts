@@ -1,9 +1,7 @@
 import http from 'node:http';
-import { existsSync } from 'node:fs';
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import type { TestProject } from 'vitest/node';
 import { ControlPlane, type ControlPlaneInfo } from './controlplane.js';
+import { upstreamDir as findUpstreamDir } from '../fixtures/upstream.js';
 
 export interface ProvidedControlPlane extends ControlPlaneInfo {
   /** POST /apiserver/restart, /apiserver/stop, /apiserver/start: the harness owns the processes, tests ask it. */
@@ -18,16 +16,9 @@ declare module 'vitest' {
   }
 }
 
-const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
-
-export function findUpstreamDir(): string {
-  const candidates = [process.env.ACR_ACCESS_UPSTREAM_DIR, path.join(repoRoot, '../shared/upstream')];
-  return candidates.find((dir) => dir && existsSync(path.join(dir, 'crds'))) ?? '';
-}
-
 /** One real control plane for the whole integration run; torn down after it, processes and temp folder included. */
 export default async function setup(project: TestProject): Promise<() => Promise<void>> {
-  const upstreamDir = findUpstreamDir();
+  const upstreamDir = findUpstreamDir() ?? '';
   if (!upstreamDir && process.env.CI === 'true') {
     throw new Error(
       'CI=true but shared/upstream (upstream CRDs) was not found beside the repository; set ACR_ACCESS_UPSTREAM_DIR',
