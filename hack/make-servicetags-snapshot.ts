@@ -4,19 +4,9 @@
 // Usage: npx tsx hack/make-servicetags-snapshot.ts <dir with ServiceTags_*.json> [out dir]
 import { readFile, readdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { publishedFromFileName } from '../src/addresses/servicetags.js';
+import { isRelevantTag, publishedFromFileName } from '../src/addresses/servicetags.js';
 
 const STEMS: Record<string, string> = { Public: 'public', China: 'china', AzureGovernment: 'usgov' };
-
-export function keepTag(name: string): boolean {
-  const family = name.split('.')[0];
-  return (
-    family === 'AzureContainerRegistry' ||
-    family === 'Storage' ||
-    family === 'MicrosoftContainerRegistry' ||
-    name === 'AzureFrontDoor.FirstParty'
-  );
-}
 
 async function main(): Promise<void> {
   const [inDir, outDir = 'data/servicetags'] = process.argv.slice(2);
@@ -29,7 +19,7 @@ async function main(): Promise<void> {
     };
     const stem = STEMS[doc.cloud];
     if (!stem) throw new Error(`${file}: unknown cloud ${doc.cloud}`);
-    const values = doc.values.filter((v) => keepTag(v.name));
+    const values = doc.values.filter((v) => isRelevantTag(v.name));
     const out = {
       changeNumber: doc.changeNumber,
       cloud: doc.cloud,

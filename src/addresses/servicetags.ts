@@ -96,3 +96,38 @@ export function publishedFromFileName(name: string): string | undefined {
   const m = /_(\d{4})(\d{2})(\d{2})\.json$/i.exec(name);
   return m ? `${m[1]}-${m[2]}-${m[3]}` : undefined;
 }
+
+/** The tags this project reads: AzureContainerRegistry*, Storage and Storage.<region>, MCR*, AzureFrontDoor.FirstParty. */
+export function isRelevantTag(name: string): boolean {
+  const family = name.split('.')[0];
+  return (
+    family === 'AzureContainerRegistry' ||
+    family === 'Storage' ||
+    family === 'MicrosoftContainerRegistry' ||
+    name === 'AzureFrontDoor.FirstParty'
+  );
+}
+
+/** How many prefixes the relevant tags hold; the measure of a feed shrinking. */
+export function relevantPrefixCount(feed: ServiceTagFeed): number {
+  let n = 0;
+  for (const tag of feed.tags.values()) if (isRelevantTag(tag.name)) n += tag.addressPrefixes.length;
+  return n;
+}
+
+/** The feed back in its own JSON format, trimmed to the relevant tags. */
+export function serializeFeed(feed: ServiceTagFeed): string {
+  const values = [...feed.tags.values()]
+    .filter((t) => isRelevantTag(t.name))
+    .map((t) => ({
+      name: t.name,
+      id: t.name,
+      properties: {
+        changeNumber: t.changeNumber,
+        region: t.region,
+        systemService: t.systemService,
+        addressPrefixes: t.addressPrefixes,
+      },
+    }));
+  return JSON.stringify({ changeNumber: feed.changeNumber, cloud: feed.cloud, values });
+}

@@ -1,4 +1,5 @@
 import type { CloudName } from '../endpoints/clouds.js';
+import type { ObjectMeta } from '../kube/types.js';
 
 export const GROUP = 'acraccess.io';
 export const VERSION = 'v1alpha1';
@@ -121,9 +122,10 @@ export type PlaneCoverage = 'Enforced' | 'Audited' | 'NotCovered';
 interface Resource<K extends string, S> {
   apiVersion: typeof API_VERSION;
   kind: K;
-  metadata: { name: string; namespace?: string; uid?: string; generation?: number; [k: string]: unknown };
+  metadata: ObjectMeta;
   spec: S;
   status?: AcrAccessStatus;
+  [key: string]: unknown;
 }
 
 export type AcrAccess = Resource<typeof KIND_ACR_ACCESS, AcrAccessSpec>;

@@ -1,6 +1,7 @@
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { text } from 'node:stream/consumers';
 import { RenderError, render } from './render.js';
+import { addRunCommand } from './run.js';
 
 const list = (value: string, previous: string[] = []) => [...previous, ...value.split(',').filter(Boolean)];
 
@@ -60,6 +61,7 @@ export function buildCli(io: { out: (s: string) => void; err: (s: string) => voi
         io.out(result.text);
       },
     );
+  addRunCommand(program);
   return program;
 }
 

@@ -96,6 +96,7 @@ export class Reflector<T extends KubeObject = KubeObject> {
       try {
         if (!this.resourceVersion) await this.relist();
         const outcome = await this.watchOnce();
+        this.stats.lastActivity = Date.now();
         if (outcome === 'gone') this.resourceVersion = '';
         failures = 0;
       } catch (err) {

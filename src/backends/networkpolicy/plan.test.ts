@@ -66,7 +66,7 @@ describe('planNetworkPolicies', () => {
     expect(egress(planNetworkPolicies(noDns)[0]!)).toHaveLength(1);
   });
 
-  it('sets the controller reference only for a same-namespace owner with a uid', () => {
+  it('sets the controller reference for a same-namespace or cluster-scoped owner with a uid', () => {
     const withUid = intent({
       owner: {
         apiVersion: 'acraccess.io/v1alpha1',
@@ -95,7 +95,9 @@ describe('planNetworkPolicies', () => {
       'a/acr-access-cluster-contoso',
       'b/acr-access-cluster-contoso',
     ]);
-    expect(objects.every((o) => o.metadata.ownerReferences === undefined)).toBe(true);
+    expect(objects.every((o) => o.metadata.ownerReferences?.[0]?.uid === 'u-2')).toBe(true);
+    const foreign = intent({ workloads: { podSelector: {}, namespaces: ['elsewhere'] }, owner: { ...withUid.owner } });
+    expect(planNetworkPolicies(foreign)[0]!.metadata.ownerReferences).toBeUndefined();
   });
 
   it('keeps names and label values within Kubernetes limits', () => {

@@ -61,7 +61,9 @@ export function planNetworkPolicies(intent: EgressIntent, opts: NetworkPolicyPla
           [ANNOTATIONS.shard]: `${i + 1}/${shards.length}`,
         },
       };
-      const ref = namespace === intent.owner.namespace ? ownerReference(intent.owner) : undefined;
+      // A cluster-scoped owner may own objects in any namespace; a namespaced one only in its own.
+      const ref =
+        !intent.owner.namespace || namespace === intent.owner.namespace ? ownerReference(intent.owner) : undefined;
       if (ref) metadata.ownerReferences = [ref];
       objects.push({
         apiVersion: 'networking.k8s.io/v1',

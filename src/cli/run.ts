@@ -1,0 +1,163 @@
+import type { Command} from 'commander';
+import { InvalidArgumentError, Option } from 'commander';
+import { createLogger } from '../observability/logger.js';
+import { DEFAULTS, startOperator, type OperatorOptions } from '../controller/operator.js';
+import { parseDuration } from './duration.js';
+
+const duration = (v: string) => {
+  try {
+    return parseDuration(v);
+  } catch (err) {
+    throw new InvalidArgumentError((err as Error).message);
+  }
+};
+const csv = (v: string) =>
+  v
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
+const positive = (v: string) => {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError('a whole number of at least 1');
+  return n;
+};
+const fraction = (v: string) => {
+  const n = Number(v);
+  if (!(n > 0 && n < 1)) throw new InvalidArgumentError('a fraction between 0 and 1, e.g. 0.5');
+  return n;
+};
+
+/** `acr-access run`: every flag also reads an ACR_ACCESS_* environment variable (Helm sets those). */
+export function addRunCommand(program: Command): void {
+  const env = (o: Option, name: string) => o.env(`ACR_ACCESS_${name}`);
+  program
+    .command('run')
+    .description('Run the operator: keep every AcrAccess and ClusterAcrAccess reconciled')
+    .addOption(
+      env(
+        new Option('--kubeconfig <file>', 'kubeconfig (default: $KUBECONFIG, ~/.kube/config, in-cluster)'),
+        'KUBECONFIG',
+      ),
+    )
+    .addOption(new Option('--context <name>', 'kubeconfig context'))
+    .addOption(
+      env(
+        new Option('--namespace <ns>', "the operator's namespace (keeps the last good feed)").default(
+          process.env.POD_NAMESPACE ?? 'acr-access-system',
+        ),
+        'NAMESPACE',
+      ),
+    )
+    .addOption(
+      env(
+        new Option('--service-tags <source>', 'feed: embedded, file:<path> or configmap:<ns>/<name>[:<key>]').default(
+          DEFAULTS.serviceTags,
+        ),
+        'SERVICE_TAGS',
+      ),
+    )
+    .addOption(
+      env(
+        new Option('--refresh-interval <duration>', 'how often a file feed and DNS answers are re-read')
+          .argParser(duration)
+          .default(DEFAULTS.refreshIntervalMs, '1h'),
+        'REFRESH_INTERVAL',
+      ),
+    )
+    .addOption(
+      env(
+        new Option('--grace-period <duration>', 'how long prefixes that left the feed stay allowed')
+          .argParser(duration)
+          .default(DEFAULTS.graceMs, '7d'),
+        'GRACE_PERIOD',
+      ),
+    )
+    .addOption(
+      env(
+        new Option('--max-feed-shrink <fraction>', 'refuse a feed that lost more than this fraction of prefixes')
+          .argParser(fraction)
+          .default(DEFAULTS.maxFeedShrink),
+        'MAX_FEED_SHRINK',
+      ),
+    )
+    .addOption(
+      env(
+        new Option('--allowed-registries <globs>', 'comma-separated login server patterns, e.g. *.azurecr.io')
+          .argParser(csv)
+          .default([]),
+        'ALLOWED_REGISTRIES',
+      ),
+    )
+    .addOption(
+      env(
+        new Option('--watch-namespaces <names>', 'comma-separated namespaces to watch (default: all)')
+          .argParser(csv)
+          .default([]),
+        'WATCH_NAMESPACES',
+      ),
+    )
+    .addOption(
+      env(
+        new Option('--workers <n>', 'concurrent reconciles').argParser(positive).default(DEFAULTS.workers),
+        'WORKERS',
+      ),
+    )
+    .addOption(
+      env(
+        new Option('--resync <duration>', 'reconcile everything at least this often')
+          .argParser(duration)
+          .default(DEFAULTS.resyncMs, '10m'),
+        'RESYNC',
+      ),
+    )
+    .addOption(
+      env(new Option('--dns <mode>', 'off, system, or comma-separated resolver addresses').default('system'), 'DNS'),
+    )
+    .addOption(
+      env(
+        new Option('--health-address <host:port>', 'serves /healthz, /readyz and /metrics').default(':8081'),
+        'HEALTH_ADDRESS',
+      ),
+    )
+    .addOption(
+      env(
+        new Option('--log-level <level>', 'log level')
+          .choices(['trace', 'debug', 'info', 'warn', 'error', 'silent'])
+          .default('info'),
+        'LOG_LEVEL',
+      ),
+    )
+    .action(async (o: Record<string, unknown>) => {
+      const logger = createLogger(o.logLevel as 'info');
+      const dnsFlag = o.dns as string;
+      const opts: OperatorOptions = {
+        ...DEFAULTS,
+        namespace: o.namespace as string,
+        serviceTags: o.serviceTags as string,
+        refreshIntervalMs: o.refreshInterval as number,
+        graceMs: o.gracePeriod as number,
+        maxFeedShrink: o.maxFeedShrink as number,
+        allowedRegistries: o.allowedRegistries as string[],
+        watchedNamespaces: o.watchNamespaces as string[],
+        workers: o.workers as number,
+        resyncMs: o.resync as number,
+        dns: dnsFlag === 'off' || dnsFlag === 'system' ? dnsFlag : csv(dnsFlag),
+        healthAddress: o.healthAddress as string,
+        ...(o.kubeconfig ? { kubeconfig: o.kubeconfig as string } : {}),
+        ...(o.context ? { context: o.context as string } : {}),
+      };
+      process.on('unhandledRejection', (err) => {
+        logger.fatal({ err }, 'unhandled rejection');
+        process.exit(1);
+      });
+      const operator = await startOperator(opts, logger);
+      await new Promise<void>((resolve) => {
+        const shutdown = (signal: string) => {
+          logger.info({ signal }, 'shutting down: finishing in-flight reconciles');
+          operator.stop().then(resolve, resolve);
+        };
+        process.once('SIGTERM', () => shutdown('SIGTERM'));
+        process.once('SIGINT', () => shutdown('SIGINT'));
+      });
+    });
+}

@@ -1,0 +1,303 @@
+import { isDeepStrictEqual } from 'node:util';
+import { API_VERSION, KIND_ACR_ACCESS, KIND_CLUSTER_ACR_ACCESS, type AnyAcrAccess } from '../api/types.js';
+import { ANNOTATIONS, LABELS, MANAGED_BY } from '../backends/ownership.js';
+import type { EndpointResolver } from '../endpoints/endpoints.js';
+import type { KubeClient } from '../kube/client.js';
+import { Reflector } from '../kube/reflector.js';
+import type { KubeObject } from '../kube/types.js';
+import type { Logger } from '../observability/logger.js';
+import type { Metrics } from '../observability/metrics.js';
+import type { DnsCache } from './dns-cache.js';
+import { EventRecorder } from './events.js';
+import type { FeedManager, FeedState } from './feeds.js';
+import { Reconciler, resourceKey, type ReconcilerConfig } from './reconcile.js';
+import { WorkQueue } from './workqueue.js';
+
+export interface ManagerConfig extends ReconcilerConfig {
+  workers: number;
+  /** Every resource is reconciled at least this often (drift, retiring expiry); at least 1 s. */
+  resyncMs: number;
+  /** Re-read a file feed source and refresh expired DNS answers this often. */
+  refreshIntervalMs: number;
+  /** Watch this ConfigMap (namespace/name) and re-read the feed when it changes. */
+  feedConfigMap?: { namespace: string; name: string };
+  instance: string;
+}
+
+export interface ManagerDeps {
+  client: KubeClient;
+  feeds: FeedManager;
+  dns?: DnsCache;
+  endpoints: EndpointResolver;
+  logger: Logger;
+  metrics: Metrics;
+  config: ManagerConfig;
+}
+
+const CONTROLLER = 'acraccess';
+
+/**
+ * Runs the controller: informers (handlers only enqueue keys), a work queue, N workers, a periodic resync, and the
+ * shared feed and DNS inputs, whose changes enqueue exactly the resources they touch.
+ */
+export class Manager {
+  private readonly queue: WorkQueue;
+  private readonly reflectors: Reflector[] = [];
+  private readonly resources: Reflector<AnyAcrAccess>[] = [];
+  private namespaces!: Reflector;
+  private readonly policiesByOwner = new Map<string, Map<string, KubeObject>>();
+  private readonly usedTags = new Map<string, string[]>();
+  private readonly usedHosts = new Map<string, string[]>();
+  private readonly reconciler: Reconciler;
+  private workers: Promise<void>[] = [];
+  private timers: NodeJS.Timeout[] = [];
+  private stopping = false;
+  readonly stats = { reconciles: 0, errors: 0 };
+  /** Reconciles per key, for tests and benchmarks. */
+  readonly reconcileCounts = new Map<string, number>();
+
+  constructor(private readonly deps: ManagerDeps) {
+    const { metrics } = deps;
+    this.queue = new WorkQueue({
+      onMetrics: (event, _key, depth) => {
+        metrics.queueDepth.set({ name: CONTROLLER }, depth);
+        if (event === 'add') metrics.queueAdds.inc({ name: CONTROLLER });
+        if (event === 'retry') metrics.queueRetries.inc({ name: CONTROLLER });
+      },
+    });
+    this.reconciler = new Reconciler({
+      client: deps.client,
+      feeds: deps.feeds,
+      ...(deps.dns ? { dns: deps.dns } : {}),
+      endpoints: deps.endpoints,
+      recorder: new EventRecorder(deps.client, deps.logger, deps.config.instance),
+      caches: {
+        resource: (key) => this.lookup(key),
+        ownedPolicies: (owner) => [...(this.policiesByOwner.get(owner)?.values() ?? [])],
+        namespaces: () => this.namespaces.list(),
+      },
+      logger: deps.logger,
+      metrics: deps.metrics,
+      config: deps.config,
+    });
+  }
+
+  async start(): Promise<void> {
+    const { config, feeds, dns, logger } = this.deps;
+    feeds.on('change', (cloud, old, next) => this.onFeedChange(old, next, cloud));
+    dns?.on('change', (host) => {
+      for (const [key, hosts] of this.usedHosts) if (hosts.includes(host)) this.queue.add(key);
+    });
+    await feeds.start();
+    const scopes = config.watchedNamespaces.length ? config.watchedNamespaces : [undefined];
+    for (const namespace of scopes) {
+      this.resources.push(
+        this.watch<AnyAcrAccess>(KIND_ACR_ACCESS, API_VERSION, namespace, undefined, this.resourceHandlers()),
+      );
+      this.watch(NP.kind, NP.apiVersion, namespace, `${LABELS.managedBy}=${MANAGED_BY}`, this.policyHandlers());
+    }
+    this.resources.push(
+      this.watch<AnyAcrAccess>(KIND_CLUSTER_ACR_ACCESS, API_VERSION, undefined, undefined, this.resourceHandlers()),
+    );
+    this.namespaces = this.watch('Namespace', 'v1', undefined, undefined, {
+      onAdd: () => this.enqueueClusterResources(),
+      onUpdate: (o, old) =>
+        !isDeepStrictEqual(o.metadata.labels, old.metadata.labels) && this.enqueueClusterResources(),
+      onDelete: () => this.enqueueClusterResources(),
+    });
+    if (config.feedConfigMap) {
+      const refresh = () => void this.refreshFeed();
+      this.watch(
+        'ConfigMap',
+        'v1',
+        config.feedConfigMap.namespace,
+        undefined,
+        { onAdd: refresh, onUpdate: refresh, onDelete: refresh },
+        `metadata.name=${config.feedConfigMap.name}`,
+      );
+    }
+    await Promise.all(this.reflectors.map((r) => r.start()));
+    this.deps.metrics.maxConcurrent.set({ controller: CONTROLLER }, config.workers);
+    this.workers = Array.from({ length: config.workers }, () => this.work());
+    const resync = setInterval(() => this.enqueueAll(), Math.max(1000, config.resyncMs));
+    const refresh = setInterval(() => {
+      void this.refreshFeed();
+      void dns?.refreshExpired();
+    }, config.refreshIntervalMs);
+    this.timers = [resync, refresh];
+    for (const t of this.timers) t.unref();
+    logger.info({ workers: config.workers, namespaces: config.watchedNamespaces }, 'controller started');
+  }
+
+  /** Stops taking work, lets in-flight reconciles finish (up to `graceMs`), then stops the watches. */
+  async stop(graceMs = 20_000): Promise<void> {
+    if (this.stopping) return;
+    this.stopping = true;
+    for (const t of this.timers) clearInterval(t);
+    this.queue.shutdown();
+    const finished = Promise.all(this.workers);
+    await Promise.race([finished, new Promise((r) => setTimeout(r, graceMs).unref())]);
+    await Promise.all(this.reflectors.map((r) => r.stop()));
+    this.deps.logger.info('controller stopped');
+  }
+
+  ready(): boolean {
+    return this.reflectors.length > 0 && this.reflectors.every((r) => r.hasSynced());
+  }
+
+  /** Alive while every watch loop has shown activity within `maxSilenceMs`. */
+  healthy(maxSilenceMs = 15 * 60_000): boolean {
+    const now = Date.now();
+    return !this.stopping && this.reflectors.every((r) => now - r.stats.lastActivity < maxSilenceMs);
+  }
+
+  /** Resolves once the queue is empty and no worker is busy (tests and benchmarks). */
+  async idle(pollMs = 50): Promise<void> {
+    while (this.queue.length > 0 || this.queue.busy > 0) await new Promise((r) => setTimeout(r, pollMs));
+  }
+
+  private async work(): Promise<void> {
+    const { metrics, logger } = this.deps;
+    for (;;) {
+      const key = await this.queue.get();
+      if (key === undefined) return;
+      metrics.activeWorkers.inc({ controller: CONTROLLER });
+      const end = metrics.reconcileTime.startTimer({ controller: CONTROLLER });
+      try {
+        const result = await this.reconciler.reconcile(key);
+        this.stats.reconciles++;
+        this.reconcileCounts.set(key, (this.reconcileCounts.get(key) ?? 0) + 1);
+        this.queue.forget(key);
+        if (result.tags) this.usedTags.set(key, result.tags);
+        if (result.hosts) this.usedHosts.set(key, result.hosts);
+        if (result.requeueAfterMs !== undefined) this.queue.addAfter(key, result.requeueAfterMs);
+        metrics.reconcileTotal.inc({
+          controller: CONTROLLER,
+          result: result.requeueAfterMs !== undefined ? 'requeue_after' : 'success',
+        });
+      } catch (err) {
+        this.stats.errors++;
+        metrics.reconcileTotal.inc({ controller: CONTROLLER, result: 'error' });
+        metrics.reconcileErrors.inc({ controller: CONTROLLER });
+        logger.warn({ err, key, retries: this.queue.retries(key) }, 'reconcile failed; retrying with backoff');
+        this.queue.addRateLimited(key);
+      } finally {
+        end();
+        metrics.activeWorkers.dec({ controller: CONTROLLER });
+        this.queue.done(key);
+      }
+    }
+  }
+
+  private watch<T extends KubeObject = KubeObject>(
+    kind: string,
+    apiVersion: string,
+    namespace: string | undefined,
+    labelSelector: string | undefined,
+    handlers: { onAdd?(o: T): void; onUpdate?(o: T, old: T): void; onDelete?(o: T): void },
+    fieldSelector?: string,
+  ): Reflector<T> {
+    const reflector = new Reflector<T>({
+      client: this.deps.client,
+      apiVersion,
+      kind,
+      ...(namespace ? { namespace } : {}),
+      ...(labelSelector ? { labelSelector } : {}),
+      ...(fieldSelector ? { fieldSelector } : {}),
+      ...handlers,
+      onError: (err) => this.deps.logger.warn({ err, kind, namespace }, 'watch interrupted; resuming'),
+    });
+    this.reflectors.push(reflector);
+    return reflector;
+  }
+
+  private resourceHandlers() {
+    const enqueue = (o: AnyAcrAccess) => this.queue.add(resourceKey(o));
+    return {
+      onAdd: enqueue,
+      // Our own status writes change no generation: skip them (controller-runtime's GenerationChangedPredicate).
+      onUpdate: (o: AnyAcrAccess, old: AnyAcrAccess) => {
+        if (o.metadata.generation !== old.metadata.generation || o.metadata.deletionTimestamp) enqueue(o);
+      },
+      onDelete: (o: AnyAcrAccess) => {
+        const key = resourceKey(o);
+        this.usedTags.delete(key);
+        this.usedHosts.delete(key);
+      },
+    };
+  }
+
+  private policyHandlers() {
+    const ownerKeyOf = (o: KubeObject) => {
+      const id = o.metadata.annotations?.[ANNOTATIONS.owner];
+      if (!id) return undefined;
+      const [kind, ...rest] = id.split('/');
+      return { id, key: `${kind}:${rest.join('/')}` };
+    };
+    const index = (o: KubeObject, present: boolean) => {
+      const owner = ownerKeyOf(o);
+      if (!owner) return;
+      let byName = this.policiesByOwner.get(owner.id);
+      if (!byName) this.policiesByOwner.set(owner.id, (byName = new Map<string, KubeObject>()));
+      const name = `${o.metadata.namespace}/${o.metadata.name}`;
+      if (present) byName.set(name, o);
+      else byName.delete(name);
+      this.queue.add(owner.key);
+    };
+    return {
+      onAdd: (o: KubeObject) => index(o, true),
+      onUpdate: (o: KubeObject) => index(o, true),
+      onDelete: (o: KubeObject) => index(o, false),
+    };
+  }
+
+  private lookup(key: string): AnyAcrAccess | undefined {
+    const [kind, ref = ''] = key.split(':');
+    const [a, b] = ref.split('/');
+    const name = b ?? a ?? '';
+    const namespace = b === undefined ? undefined : a;
+    for (const r of this.resources) {
+      const found = r.get(name, namespace);
+      if (found && found.kind === kind) return found;
+    }
+    return undefined;
+  }
+
+  private enqueueAll(): void {
+    for (const r of this.resources) for (const o of r.list()) this.queue.add(resourceKey(o));
+  }
+
+  private enqueueClusterResources(): void {
+    for (const r of this.resources)
+      for (const o of r.list()) if (o.kind === KIND_CLUSTER_ACR_ACCESS) this.queue.add(resourceKey(o));
+  }
+
+  private async refreshFeed(): Promise<void> {
+    const before = this.deps.feeds.problem?.message;
+    await this.deps.feeds.refresh();
+    this.deps.metrics.feedRefused.set(this.deps.feeds.problem ? 1 : 0);
+    // A problem appearing or clearing changes every resource's conditions.
+    if (this.deps.feeds.problem?.message !== before) this.enqueueAll();
+  }
+
+  /** Enqueues the resources whose tags changed between two feeds, and any not reconciled yet. */
+  private onFeedChange(old: FeedState | undefined, next: FeedState, cloud: string): void {
+    this.deps.metrics.feedChangeNumber.set({ cloud }, next.feed.changeNumber);
+    const changed = new Set<string>();
+    const names = new Set([...(old?.feed.tags.keys() ?? []), ...next.feed.tags.keys()]);
+    for (const name of names) {
+      const a = old?.feed.tags.get(name)?.addressPrefixes;
+      const b = next.feed.tags.get(name)?.addressPrefixes;
+      if (!a || !b || a.length !== b.length || a.some((p, i) => p !== b[i])) changed.add(name);
+    }
+    for (const r of this.resources) {
+      for (const o of r.list()) {
+        const key = resourceKey(o);
+        const tags = this.usedTags.get(key);
+        if (!tags || tags.some((t) => changed.has(t))) this.queue.add(key);
+      }
+    }
+  }
+}
+
+const NP = { apiVersion: 'networking.k8s.io/v1', kind: 'NetworkPolicy' };

@@ -1,0 +1,342 @@
+import { isDeepStrictEqual } from 'node:util';
+import { KIND_ACR_ACCESS, type AnyAcrAccess } from '../api/types.js';
+import { AddressError, buildAddressSet, type AddressSet } from '../addresses/address-set.js';
+import { parsePrefix } from '../addresses/cidr.js';
+import type { DnsAnswer } from '../addresses/dns.js';
+import { planNetworkPolicies } from '../backends/networkpolicy/plan.js';
+import { ANNOTATIONS, ownerId, specHash, untouchedSinceWritten } from '../backends/ownership.js';
+import { allHosts, type EndpointResolver, type RegistryEndpoints } from '../endpoints/endpoints.js';
+import { ownerOf, podPlaneIntent } from '../intent/intent.js';
+import type { KubeClient } from '../kube/client.js';
+import { matchesSelector } from '../kube/selector.js';
+import type { KubeObject } from '../kube/types.js';
+import type { Logger } from '../observability/logger.js';
+import type { Metrics } from '../observability/metrics.js';
+import { applyAndPrune } from './apply.js';
+import type { DnsCache } from './dns-cache.js';
+import type { EventRecorder } from './events.js';
+import type { FeedManager } from './feeds.js';
+import { nextExpiry, retain } from './retention.js';
+import { buildStatus, type Outcome } from './status.js';
+
+export interface ReconcilerConfig {
+  graceMs: number;
+  /** Registry patterns (globs on the login server, e.g. `*.azurecr.io`); empty allows every registry. */
+  allowedRegistries: string[];
+  /** Namespaces a ClusterAcrAccess may write into; empty means all. */
+  watchedNamespaces: string[];
+  maxBytesPerObject?: number;
+  /** How long to wait before trying again when there is no data at all. */
+  noDataRetryMs: number;
+}
+
+/** What the reconciler reads; the manager backs it with informer caches. */
+export interface ReconcilerCaches {
+  resource(key: string): AnyAcrAccess | undefined;
+  /** Live NetworkPolicies carrying this owner's id. */
+  ownedPolicies(ownerId: string): KubeObject[];
+  namespaces(): KubeObject[];
+}
+
+export interface ReconcileResult {
+  requeueAfterMs?: number;
+  /** Tags and hosts the resource used, so the manager can tell which resources a feed or DNS change touches. */
+  tags?: string[];
+  hosts?: string[];
+}
+
+export interface ReconcilerDeps {
+  client: KubeClient;
+  feeds: FeedManager;
+  dns?: Pick<DnsCache, 'resolve' | 'failure'>;
+  endpoints: EndpointResolver;
+  recorder: EventRecorder;
+  caches: ReconcilerCaches;
+  logger: Logger;
+  metrics: Metrics;
+  config: ReconcilerConfig;
+  now?: () => Date;
+}
+
+class Stalled extends Error {
+  constructor(
+    readonly reason: string,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+export function resourceKey(r: Pick<AnyAcrAccess, 'kind' | 'metadata'>): string {
+  return `${r.kind}:${r.metadata.namespace ? `${r.metadata.namespace}/` : ''}${r.metadata.name}`;
+}
+
+/**
+ * One level-triggered pass for an AcrAccess or ClusterAcrAccess: resolve endpoints and addresses, keep leaving
+ * prefixes for their grace period, plan, apply what differs, prune what is no longer wanted, and write status only
+ * when it changed. Failures never remove an allow rule: live objects are left as they are.
+ */
+export class Reconciler {
+  constructor(private readonly deps: ReconcilerDeps) {}
+
+  async reconcile(key: string): Promise<ReconcileResult> {
+    const resource = this.deps.caches.resource(key);
+    if (!resource || resource.metadata.deletionTimestamp) return {};
+    const now = this.deps.now?.() ?? new Date();
+    const owner = ownerOf(resource);
+    const live = this.deps.caches.ownedPolicies(ownerId(owner));
+    const outcome: Outcome = {};
+    const result: ReconcileResult = {};
+    try {
+      this.checkAllowed(resource);
+      const endpoints = await this.resolveEndpoints(resource);
+      outcome.endpoints = endpoints;
+      result.hosts = allHosts(endpoints);
+      const addresses = await this.resolveAddresses(resource, endpoints, outcome, live.length > 0);
+      if (!addresses) {
+        result.requeueAfterMs = this.deps.config.noDataRetryMs;
+      } else {
+        result.tags = addresses.tags.map((t) => t.name);
+        await this.enforce(resource, endpoints, addresses, live, outcome, now, result);
+      }
+    } catch (err) {
+      if (!(err instanceof Stalled)) throw err;
+      outcome.stalled = { reason: err.reason, message: err.message };
+      await this.deps.recorder.record(regarding(resource), 'Warning', err.reason, err.message);
+    }
+    await this.writeStatus(resource, outcome, now);
+    return result;
+  }
+
+  private checkAllowed(resource: AnyAcrAccess): void {
+    const patterns = this.deps.config.allowedRegistries;
+    const registry = resource.spec.registry.loginServer ?? resource.spec.registry.resourceId ?? '';
+    if (patterns.length > 0 && !patterns.some((p) => globToRegExp(p).test(registry))) {
+      throw new Stalled(
+        'RegistryNotAllowed',
+        `registry ${registry} is not in the operator's allowed registries (${patterns.join(', ')})`,
+      );
+    }
+    const named = (resource.spec.backends ?? ['Auto']).filter((b) => b !== 'Auto' && b !== 'NetworkPolicy');
+    if (named.length > 0) {
+      throw new Stalled(
+        'BackendUnavailable',
+        `backends ${named.join(', ')} are not available in this version; use Auto or NetworkPolicy`,
+      );
+    }
+  }
+
+  private async resolveEndpoints(resource: AnyAcrAccess): Promise<RegistryEndpoints> {
+    try {
+      return await this.deps.endpoints.resolve(resource.spec.registry, {
+        includeMicrosoftContainerRegistry: resource.spec.includeMicrosoftContainerRegistry ?? false,
+      });
+    } catch (err) {
+      throw new Stalled('EndpointsUnresolvable', (err as Error).message);
+    }
+  }
+
+  /** The address set, or undefined when there is no data at all (then nothing is written). */
+  private async resolveAddresses(
+    resource: AnyAcrAccess,
+    endpoints: RegistryEndpoints,
+    outcome: Outcome,
+    hasLive: boolean,
+  ): Promise<AddressSet | undefined> {
+    const spec = resource.spec;
+    const sources = spec.addressSources ?? ['ServiceTags', 'DNS'];
+    const families = spec.ipFamilies ?? ['IPv4', 'IPv6'];
+    const cloud = endpoints.cloud.name;
+    const feedState = await this.deps.feeds.feedFor(cloud);
+    const problem = this.deps.feeds.servesCloud(cloud) ? this.deps.feeds.problem : undefined;
+    if (problem) outcome.degraded = { reason: problem.reason, message: problem.message };
+    const needsFeed = sources.includes('ServiceTags') || (spec.includeMicrosoftContainerRegistry ?? false);
+    if (needsFeed && !feedState) {
+      const message = `no Service Tags feed for ${cloud} yet${problem ? `: ${problem.message}` : ''}; nothing is written until one is accepted`;
+      if (hasLive) outcome.degraded = { reason: problem?.reason ?? 'NoFeed', message };
+      else outcome.noData = { reason: 'NoAddressData', message };
+      return undefined;
+    }
+    outcome.acceptedAt = feedState?.acceptedAt;
+    let dnsAnswers: DnsAnswer[] | undefined;
+    if (sources.includes('DNS')) {
+      const dns = this.deps.dns;
+      if (!dns)
+        throw new Stalled('DNSUnavailable', 'addressSources includes DNS but the operator runs without DNS resolution');
+      const nums = families.map((f) => (f === 'IPv4' ? 4 : 6));
+      try {
+        dnsAnswers = await Promise.all(
+          allHosts(endpoints)
+            .filter((h) => !h.startsWith('*.'))
+            .map((h) => dns.resolve(h, nums)),
+        );
+      } catch (err) {
+        const message = `DNS: ${(err as Error).message}; the last known good addresses stay in force`;
+        if (hasLive) outcome.degraded = { reason: 'DNSFailed', message };
+        else outcome.noData = { reason: 'DNSFailed', message };
+        return undefined;
+      }
+      const stale = allHosts(endpoints)
+        .map((h) => dns.failure(h))
+        .find(Boolean);
+      if (stale) outcome.degraded = { reason: 'DNSFailed', message: `${stale}; using the last answer` };
+    }
+    try {
+      return buildAddressSet({
+        feed: feedState?.feed ?? {
+          changeNumber: 0,
+          cloud: endpoints.cloud.serviceTagsCloud,
+          tags: new Map(),
+          source: 'none (DNS only)',
+        },
+        endpoints,
+        sources,
+        families,
+        includeMicrosoftContainerRegistry: spec.includeMicrosoftContainerRegistry ?? false,
+        ...(dnsAnswers ? { dnsAnswers } : {}),
+      });
+    } catch (err) {
+      if (err instanceof AddressError) throw new Stalled('AddressesUnresolvable', err.message);
+      throw err;
+    }
+  }
+
+  private async enforce(
+    resource: AnyAcrAccess,
+    endpoints: RegistryEndpoints,
+    addresses: AddressSet,
+    live: KubeObject[],
+    outcome: Outcome,
+    now: Date,
+    result: ReconcileResult,
+  ): Promise<void> {
+    const { config } = this.deps;
+    // A spec edit is deliberate: what it removes goes at once. Only data changes (feed, DNS) retire with grace.
+    const specChanged =
+      resource.status?.observedGeneration !== undefined &&
+      resource.status.observedGeneration !== resource.metadata.generation;
+    const retention = retain({
+      desired: [...addresses.ipv4, ...addresses.ipv6],
+      // Only policies unchanged since written say what was allowed; a hand edit is restored, not retired.
+      applied: specChanged ? [] : live.filter(untouchedSinceWritten).flatMap(policyPrefixes),
+      retiring: specChanged ? [] : (resource.status?.addresses?.retiring ?? []),
+      now,
+      graceMs: config.graceMs,
+    });
+    const ipv4 = retention.effective.filter((p) => !p.includes(':'));
+    const ipv6 = retention.effective.filter((p) => p.includes(':'));
+    const intent = podPlaneIntent(resource, endpoints, { ...addresses, ipv4, ipv6 }, this.namespacesFor(resource));
+    const desired = planNetworkPolicies(
+      intent,
+      config.maxBytesPerObject ? { maxBytesPerObject: config.maxBytesPerObject } : {},
+    );
+    for (const obj of desired)
+      obj.metadata.annotations = { ...obj.metadata.annotations, [ANNOTATIONS.specHash]: specHash(obj.spec) };
+    outcome.addresses = addresses;
+    outcome.effective = { ipv4: ipv4.length, ipv6: ipv6.length };
+    outcome.retiring = retention.retiring;
+    outcome.objects = desired;
+    this.deps.metrics.prefixes.set(
+      {
+        kind: resource.kind,
+        namespace: resource.metadata.namespace ?? '',
+        name: resource.metadata.name,
+        state: 'allowed',
+      },
+      retention.effective.length,
+    );
+    this.deps.metrics.prefixes.set(
+      {
+        kind: resource.kind,
+        namespace: resource.metadata.namespace ?? '',
+        name: resource.metadata.name,
+        state: 'retiring',
+      },
+      retention.retiring.length,
+    );
+    const expiry = nextExpiry(retention.retiring);
+    if (expiry !== undefined) result.requeueAfterMs = Math.max(1000, expiry - now.getTime() + 1000);
+    if (resource.spec.mode === 'Audit') {
+      outcome.audit = true;
+      return;
+    }
+    const applied = await applyAndPrune(this.deps.client, intent.owner, desired, live);
+    if (applied.applied.length + applied.deleted.length > 0) {
+      const before = resource.status?.addresses?.serviceTagsChangeNumber;
+      const feedNote =
+        before !== undefined && before !== addresses.feed.changeNumber
+          ? `, feed ${before}→${addresses.feed.changeNumber}`
+          : `, feed ${addresses.feed.changeNumber}`;
+      const note = `added ${retention.added.length} prefixes, retiring ${retention.startedRetiring.length}, removed ${retention.expired.length}${feedNote}; ${applied.applied.length} written, ${applied.deleted.length} deleted`;
+      await this.deps.recorder.record(regarding(resource), 'Normal', 'PoliciesUpdated', note);
+      this.deps.logger.info(
+        { resource: ownerId(intent.owner), written: applied.applied.length, deleted: applied.deleted.length },
+        note,
+      );
+    }
+  }
+
+  private namespacesFor(resource: AnyAcrAccess): string[] {
+    if (resource.kind === KIND_ACR_ACCESS) return [];
+    const selector = resource.spec.namespaceSelector;
+    if (!selector) return [];
+    const watched = this.deps.config.watchedNamespaces;
+    return this.deps.caches
+      .namespaces()
+      .filter((ns) => !ns.metadata.deletionTimestamp && matchesSelector(selector, ns.metadata.labels))
+      .map((ns) => ns.metadata.name)
+      .filter((n) => watched.length === 0 || watched.includes(n));
+  }
+
+  private async writeStatus(resource: AnyAcrAccess, outcome: Outcome, now: Date): Promise<void> {
+    const status = buildStatus(resource, outcome, now);
+    if (isDeepStrictEqual(status, resource.status)) return;
+    await this.deps.client.applyStatus({
+      apiVersion: resource.apiVersion,
+      kind: resource.kind,
+      metadata: {
+        name: resource.metadata.name,
+        ...(resource.metadata.namespace ? { namespace: resource.metadata.namespace } : {}),
+      },
+      status,
+    });
+  }
+}
+
+/** Prefixes in the ipBlocks of a live NetworkPolicy. */
+export function policyPrefixes(np: KubeObject): string[] {
+  const egress = (np.spec as { egress?: { to?: { ipBlock?: { cidr?: string } }[] }[] } | undefined)?.egress ?? [];
+  const out: string[] = [];
+  for (const rule of egress) {
+    for (const peer of rule.to ?? []) {
+      const cidr = peer.ipBlock?.cidr;
+      if (!cidr) continue;
+      try {
+        parsePrefix(cidr);
+        out.push(cidr);
+      } catch {
+        // a hand-edited policy may hold anything; it is not ours to keep
+      }
+    }
+  }
+  return out;
+}
+
+function regarding(resource: AnyAcrAccess) {
+  return {
+    apiVersion: resource.apiVersion,
+    kind: resource.kind,
+    name: resource.metadata.name,
+    ...(resource.metadata.namespace ? { namespace: resource.metadata.namespace } : {}),
+    ...(resource.metadata.uid ? { uid: resource.metadata.uid } : {}),
+  };
+}
+
+export function globToRegExp(glob: string): RegExp {
+  const escaped = glob
+    .toLowerCase()
+    .replace(/[.+^${}()|[\]\\]/g, '\\$&')
+    .replace(/\*/g, '.*')
+    .replace(/\?/g, '.');
+  return new RegExp(`^${escaped}$`, 'i');
+}
