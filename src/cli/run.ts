@@ -1,4 +1,4 @@
-import type { Command} from 'commander';
+import type { Command } from 'commander';
 import { InvalidArgumentError, Option } from 'commander';
 import { createLogger } from '../observability/logger.js';
 import { DEFAULTS, startOperator, type OperatorOptions } from '../controller/operator.js';

@@ -211,15 +211,13 @@ export class Reconciler {
     result: ReconcileResult,
   ): Promise<void> {
     const { config } = this.deps;
-    // A spec edit is deliberate: what it removes goes at once. Only data changes (feed, DNS) retire with grace.
-    const specChanged =
-      resource.status?.observedGeneration !== undefined &&
-      resource.status.observedGeneration !== resource.metadata.generation;
+    // Every removal retires with grace, whether the feed, DNS or the spec caused it: a replica dropped from the spec
+    // can still serve pulls until DNS caches expire, and an unrelated edit must not end a grace period.
     const retention = retain({
       desired: [...addresses.ipv4, ...addresses.ipv6],
       // Only policies unchanged since written say what was allowed; a hand edit is restored, not retired.
-      applied: specChanged ? [] : live.filter(untouchedSinceWritten).flatMap(policyPrefixes),
-      retiring: specChanged ? [] : (resource.status?.addresses?.retiring ?? []),
+      applied: live.filter(untouchedSinceWritten).flatMap(policyPrefixes),
+      retiring: resource.status?.addresses?.retiring ?? [],
       now,
       graceMs: config.graceMs,
     });

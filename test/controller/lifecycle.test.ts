@@ -1,5 +1,6 @@
 import { afterEach, beforeAll, describe, expect } from 'vitest';
 import type { Operator } from '../../src/controller/operator.js';
+import { coverStrings } from '../../src/addresses/cidr.js';
 import { acrAccess, cidrsOf, condition, eventsFor, npRef, waitReady } from '../support/acraccess.js';
 import { clientFor, eventually, test } from '../support/cluster.js';
 import { expectedCover, realFeed } from '../support/feeds.js';
@@ -53,11 +54,15 @@ describe('the controller on a real API server', () => {
       expectedCover(feed, ...EASTUS, ...WESTEUROPE),
     );
 
-    // A spec edit is deliberate: the removed region goes at once, nothing retires.
+    // Removing a region is make-before-break too: its prefixes retire for the grace period instead of vanishing.
     await admin.apply(acrAccess(namespace, 'contoso'));
     const back = await waitReady(admin, namespace, 'contoso');
-    expect(cidrsOf(await admin.get(npRef(namespace, 'acr-access-contoso')))).toEqual(expectedCover(feed, ...EASTUS));
-    expect(back.status?.addresses?.retiring).toEqual([]);
+    const both = expectedCover(feed, ...EASTUS, ...WESTEUROPE);
+    const retiring = back.status?.addresses?.retiring?.map((r) => r.prefix) ?? [];
+    expect(retiring.length).toBeGreaterThan(0);
+    expect(coverStrings([...expectedCover(feed, ...EASTUS), ...retiring])).toEqual(both);
+    // Same addresses allowed as before the edit, until the grace period ends.
+    expect(coverStrings(cidrsOf(await admin.get(npRef(namespace, 'acr-access-contoso'))))).toEqual(both);
     expect((await eventsFor(admin, namespace, 'contoso')).some((e) => e.reason === 'PoliciesUpdated')).toBe(true);
 
     await admin.delete({ apiVersion: 'acraccess.io/v1alpha1', kind: 'AcrAccess', namespace, name: 'contoso' });
