@@ -56,7 +56,7 @@ export class DnsCache extends EventEmitter<{ change: [string] }> {
     await Promise.all(
       [...this.entries]
         .filter(([, e]) => e.expiresAt <= now)
-        .map(([key, e]) =>
+        .map(([, e]) =>
           this.resolve(e.answer.host, e.families.split(',').map(Number) as (4 | 6)[]).catch(() => undefined),
         ),
     );
