@@ -13,7 +13,9 @@ import { createLogger } from '../src/observability/logger.js';
 const say = (s: string) => console.log(`\n== ${s}`);
 const plane = new ControlPlane((l) => console.log(l));
 const info = await plane.start();
-console.log(`control plane: kube-apiserver ${info.versions.kubeApiserver}, etcd v${info.versions.etcd}, kube-controller-manager ${info.versions.kubeControllerManager}`);
+console.log(
+  `control plane: kube-apiserver ${info.versions.kubeApiserver}, etcd v${info.versions.etcd}, kube-controller-manager ${info.versions.kubeControllerManager}`,
+);
 const admin = new KubeClient(loadKubeConfig({ kubeconfig: info.kubeconfigs.admin }), { fieldManager: 'demo' });
 const dns = new TestDnsServer({
   // Stands in for the VNet's resolver: the registry has a private endpoint, so its names answer privately.
@@ -35,7 +37,11 @@ try {
   for (const d of docs) await admin.apply(d);
   await new Promise((r) => setTimeout(r, 1500));
   admin.discovery.invalidate();
-  for (const [name, labels] of [['acr-access-system', {}], ['flux-system', {}], ['team-a', { 'acr-access': 'contoso' }]] as const) {
+  for (const [name, labels] of [
+    ['acr-access-system', {}],
+    ['flux-system', {}],
+    ['team-a', { 'acr-access': 'contoso' }],
+  ] as const) {
     await admin.apply({ apiVersion: 'v1', kind: 'Namespace', metadata: { name, labels } });
   }
   const bind = (kind: 'ClusterRoleBinding' | 'RoleBinding', role: string, namespace?: string) =>
@@ -71,20 +77,45 @@ try {
     ...(await admin.list('acraccess.io/v1alpha1', 'AcrAccess')).items,
     ...(await admin.list('acraccess.io/v1alpha1', 'ClusterAcrAccess')).items,
   ].map((r) => {
-    const s = r.status as { conditions?: { type: string; status: string; reason: string }[]; endpoints?: { loginServer?: string }; addresses?: { prefixCount?: number } } | undefined;
+    const s = r.status as
+      | {
+          conditions?: { type: string; status: string; reason: string }[];
+          endpoints?: { loginServer?: string };
+          addresses?: { prefixCount?: number };
+        }
+      | undefined;
     const ready = s?.conditions?.find((c) => c.type === 'Ready');
-    return [r.kind, r.metadata.namespace ?? '-', r.metadata.name, `${ready?.status ?? '?'} (${ready?.reason ?? ''})`, s?.endpoints?.loginServer ?? '', String(s?.addresses?.prefixCount ?? '')];
+    return [
+      r.kind,
+      r.metadata.namespace ?? '-',
+      r.metadata.name,
+      `${ready?.status ?? '?'} (${ready?.reason ?? ''})`,
+      s?.endpoints?.loginServer ?? '',
+      String(s?.addresses?.prefixCount ?? ''),
+    ];
   });
-  for (const row of [['KIND', 'NAMESPACE', 'NAME', 'READY', 'REGISTRY', 'PREFIXES'], ...rows]) console.log(row.map((c, i) => c.padEnd([18, 12, 10, 18, 22, 8][i]!)).join(' '));
+  for (const row of [['KIND', 'NAMESPACE', 'NAME', 'READY', 'REGISTRY', 'PREFIXES'], ...rows])
+    console.log(row.map((c, i) => c.padEnd([18, 12, 10, 18, 22, 8][i]!)).join(' '));
 
   say('NetworkPolicies written by the operator');
-  for (const np of (await admin.list('networking.k8s.io/v1', 'NetworkPolicy', { labelSelector: 'app.kubernetes.io/managed-by=acr-access-operator' })).items) {
+  for (const np of (
+    await admin.list('networking.k8s.io/v1', 'NetworkPolicy', {
+      labelSelector: 'app.kubernetes.io/managed-by=acr-access-operator',
+    })
+  ).items) {
     const egress = (np.spec as { egress: { to: { ipBlock?: unknown }[] }[] }).egress;
-    console.log(`${np.metadata.namespace}/${np.metadata.name}: ${egress[0]!.to.length} ipBlocks on TCP 443, DNS rule: ${egress.length > 1}, owner ${np.metadata.ownerReferences?.[0]?.kind}/${np.metadata.ownerReferences?.[0]?.name}`);
+    console.log(
+      `${np.metadata.namespace}/${np.metadata.name}: ${egress[0]!.to.length} ipBlocks on TCP 443, DNS rule: ${egress.length > 1}, owner ${np.metadata.ownerReferences?.[0]?.kind}/${np.metadata.ownerReferences?.[0]?.name}`,
+    );
   }
 
   say('status of AcrAccess flux-system/contoso');
-  const contoso = await admin.get({ apiVersion: 'acraccess.io/v1alpha1', kind: 'AcrAccess', namespace: 'flux-system', name: 'contoso' });
+  const contoso = await admin.get({
+    apiVersion: 'acraccess.io/v1alpha1',
+    kind: 'AcrAccess',
+    namespace: 'flux-system',
+    name: 'contoso',
+  });
   console.log(dump(contoso?.status, { lineWidth: 140 }));
 } finally {
   await stop();

@@ -150,14 +150,26 @@ export function addRunCommand(program: Command): void {
         logger.fatal({ err }, 'unhandled rejection');
         process.exit(1);
       });
-      const operator = await startOperator(opts, logger);
-      await new Promise<void>((resolve) => {
-        const shutdown = (signal: string) => {
-          logger.info({ signal }, 'shutting down: finishing in-flight reconciles');
-          operator.stop().then(resolve, resolve);
-        };
-        process.once('SIGTERM', () => shutdown('SIGTERM'));
-        process.once('SIGINT', () => shutdown('SIGINT'));
+      // Signals are handled from the first moment: during start-up no reconcile has begun, so leaving is safe.
+      const signalled = new Promise<string>((resolve) => {
+        process.once('SIGTERM', () => resolve('SIGTERM'));
+        process.once('SIGINT', () => resolve('SIGINT'));
       });
+      const first = await Promise.race([startOperator(opts, logger), signalled]);
+      if (typeof first === 'string') {
+        logger.info({ signal: first }, 'stopping during start-up; no reconcile had begun');
+        logger.flush();
+        process.exit(0);
+      }
+      const operator = first;
+      const signal = await signalled;
+      logger.info({ signal }, 'shutting down: finishing in-flight reconciles');
+      const clean = await operator.stop(20_000).then(
+        () => true,
+        (err: unknown) => (logger.error({ err }, 'shutdown failed'), false),
+      );
+      logger.flush();
+      // Idle keep-alive sockets may still hold the event loop; the work is done, so leave now.
+      process.exit(clean ? 0 : 1);
     });
 }

@@ -9,7 +9,15 @@ const feed = (changeNumber: number, prefixes: number, cloud = 'Public'): Service
     JSON.stringify({
       changeNumber,
       cloud,
-      values: [{ name: 'AzureContainerRegistry.EastUS', properties: { region: 'eastus', addressPrefixes: Array.from({ length: prefixes }, (_, i) => `10.0.${i}.0/24`) } }],
+      values: [
+        {
+          name: 'AzureContainerRegistry.EastUS',
+          properties: {
+            region: 'eastus',
+            addressPrefixes: Array.from({ length: prefixes }, (_, i) => `10.0.${i}.0/24`),
+          },
+        },
+      ],
     }),
     `feed ${changeNumber}`,
   );

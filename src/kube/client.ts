@@ -73,7 +73,7 @@ export class KubeClient {
 
   async resource(apiVersion: string, kind: string): Promise<ResourceInfo> {
     const info = await this.discovery.resource(apiVersion, kind);
-    if (!info) throw new Error(`the API server does not serve ${kind} in ${apiVersion}`);
+    if (!info) throw new Error(`the API server does not serve ${kind} in ${apiVersion} (is its CRD installed?)`);
     return info;
   }
 

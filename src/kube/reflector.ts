@@ -209,6 +209,9 @@ export class Reflector<T extends KubeObject = KubeObject> {
   }
 
   private upsert(key: string, obj: T): void {
+    // managedFields is bookkeeping for server-side apply that no handler reads; dropping it from the cache
+    // saves memory, as controller-runtime's default cache transform does.
+    delete obj.metadata.managedFields;
     const old = this.store.get(key);
     this.store.set(key, obj);
     if (!old) this.safe(() => this.opts.onAdd?.(obj));

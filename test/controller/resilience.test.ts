@@ -8,6 +8,7 @@ import { WRITE_VERBS, apiserver, auditEvents, clientFor, controlPlane, eventuall
 import { deriveFeed, expectedCover, putFeed, realFeed, tagPrefixes } from '../support/feeds.js';
 import { bindOperatorNamespace, installOperatorPrerequisites, startTestOperator } from '../support/operator.js';
 import { TcpProxy } from '../support/tcp-proxy.js';
+import { freePort } from '../controlplane/process.js';
 
 let operator: Operator | undefined;
 const cleanups: (() => Promise<unknown>)[] = [];
@@ -116,17 +117,23 @@ describe('the controller under failure', () => {
       'warn',
     ];
     let child: ChildProcess | undefined;
-    const start = () => (child = spawn(process.execPath, args, { stdio: ['ignore', 'ignore', 'inherit'] }));
+    let healthPort = 0;
+    const start = async () => {
+      healthPort = await freePort();
+      child = spawn(process.execPath, [...args, '--health-address', `127.0.0.1:${healthPort}`], {
+        stdio: ['ignore', 'ignore', 'inherit'],
+      });
+    };
     const kill = async () => {
       const c = child;
-      if (!c || c.exitCode !== null) return;
+      if (!c || c.exitCode !== null || c.signalCode !== null) return;
       const exited = new Promise((r) => c.once('exit', r));
       c.kill('SIGKILL');
       await exited;
     };
     cleanups.push(kill);
 
-    start();
+    await start();
     for (const name of names)
       await admin.apply(acrAccess(namespace, name, { podSelector: { matchLabels: { app: name } } }));
     for (const name of names) await waitReady(admin, namespace, name, 'True', 60_000);
@@ -147,7 +154,7 @@ describe('the controller under failure', () => {
     const since = (await getAcrAccess(admin, namespace, 'r0'))!.status!.addresses!.retiring![0]!.since;
     for (let round = 0; round < 6; round++) {
       await kill();
-      start();
+      await start();
       // Touch resources so the next kill lands mid-reconcile.
       for (const name of names.slice(0, 4)) {
         await admin.apply(
@@ -157,7 +164,7 @@ describe('the controller under failure', () => {
       await new Promise((r) => setTimeout(r, 400 + 250 * round));
     }
     await kill();
-    start();
+    await start();
     for (const name of names) await waitReady(admin, namespace, name, 'True', 60_000);
 
     const policies = await admin.list('networking.k8s.io/v1', 'NetworkPolicy', { namespace });
@@ -174,5 +181,12 @@ describe('the controller under failure', () => {
     expect((await operatorClient.list('networking.k8s.io/v1', 'NetworkPolicy', { namespace })).items).toHaveLength(
       names.length,
     );
+
+    // SIGTERM: stop taking work, finish in-flight reconciles, exit 0.
+    await eventually('operator ready', async () => (await fetch(`http://127.0.0.1:${healthPort}/readyz`)).ok);
+    const last = child!;
+    const exit = new Promise<number | null>((r) => last.once('exit', (code) => r(code)));
+    last.kill('SIGTERM');
+    expect(await exit).toBe(0);
   });
 });
