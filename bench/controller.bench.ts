@@ -3,14 +3,13 @@
 // the same run.
 import { spawn } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
-import { loadAll } from 'js-yaml';
 import { ControlPlane } from '../test/controlplane/controlplane.js';
 import { freePort } from '../test/controlplane/process.js';
 import { KubeClient } from '../src/kube/client.js';
 import { loadKubeConfig } from '../src/kube/config.js';
-import type { KubeObject } from '../src/kube/types.js';
 import { planNetworkPolicies } from '../src/backends/networkpolicy/plan.js';
 import { deriveFeed, putFeed, realFeed } from '../test/support/feeds.js';
+import { bindOperator, installProject } from '../test/support/install.js';
 import { report } from './harness.js';
 
 const N = Number(process.env.BENCH_N ?? 1000);
@@ -53,30 +52,13 @@ export async function runControllerBenchmark(): Promise<void> {
   const admin = new KubeClient(loadKubeConfig({ kubeconfig: info.kubeconfigs.admin }), { fieldManager: 'bench' });
   let child: ReturnType<typeof spawn> | undefined;
   try {
-    for (const file of [
-      'crds/acraccess.io_acraccesses.yaml',
-      'crds/acraccess.io_clusteracraccesses.yaml',
-      'deploy/manifests/rbac.yaml',
-    ]) {
-      for (const d of loadAll(await readFile(file, 'utf8')) as KubeObject[]) await admin.apply(d);
-    }
+    await installProject(admin);
     await new Promise((r) => setTimeout(r, 1500));
     admin.discovery.invalidate();
     const namespaces = Array.from({ length: NAMESPACES }, (_, i) => `bench-${i}`);
     for (const name of ['acr-access-system', 'bench-baseline', ...namespaces])
       await admin.apply({ apiVersion: 'v1', kind: 'Namespace', metadata: { name } });
-    for (const [kind, role, namespace] of [
-      ['ClusterRoleBinding', 'acr-access-operator', undefined],
-      ['RoleBinding', 'acr-access-operator-config', 'acr-access-system'],
-    ] as const) {
-      await admin.apply({
-        apiVersion: 'rbac.authorization.k8s.io/v1',
-        kind,
-        metadata: { name: role, ...(namespace ? { namespace } : {}) },
-        roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: role },
-        subjects: [{ apiGroup: 'rbac.authorization.k8s.io', kind: 'User', name: 'acr-access-operator' }],
-      });
-    }
+    await bindOperator(admin, 'acr-access-system');
     const feed = realFeed();
     await putFeed(admin, 'acr-access-system', 'service-tags', JSON.stringify(feed));
 

@@ -1,12 +1,11 @@
 // npm run demo: starts the test control plane (real etcd, kube-apiserver, kube-controller-manager), runs the operator
 // against it under its shipped RBAC, applies examples/, and prints the resulting objects and status.
-import { readFile } from 'node:fs/promises';
-import { dump, loadAll } from 'js-yaml';
+import { dump } from 'js-yaml';
 import { ControlPlane } from '../test/controlplane/controlplane.js';
 import { TestDnsServer } from '../test/support/dns-server.js';
+import { applyFiles, bindOperator, installProject } from '../test/support/install.js';
 import { KubeClient } from '../src/kube/client.js';
 import { loadKubeConfig } from '../src/kube/config.js';
-import type { KubeObject } from '../src/kube/types.js';
 import { DEFAULTS, startOperator } from '../src/controller/operator.js';
 import { createLogger } from '../src/observability/logger.js';
 
@@ -29,12 +28,7 @@ const dns = new TestDnsServer({
 let stop = async () => {};
 try {
   say('installing CRDs and RBAC; namespaces flux-system and team-a (labelled acr-access=contoso)');
-  const docs = [
-    ...loadAll(await readFile('crds/acraccess.io_acraccesses.yaml', 'utf8')),
-    ...loadAll(await readFile('crds/acraccess.io_clusteracraccesses.yaml', 'utf8')),
-    ...loadAll(await readFile('deploy/manifests/rbac.yaml', 'utf8')),
-  ] as KubeObject[];
-  for (const d of docs) await admin.apply(d);
+  await installProject(admin);
   await new Promise((r) => setTimeout(r, 1500));
   admin.discovery.invalidate();
   for (const [name, labels] of [
@@ -44,16 +38,7 @@ try {
   ] as const) {
     await admin.apply({ apiVersion: 'v1', kind: 'Namespace', metadata: { name, labels } });
   }
-  const bind = (kind: 'ClusterRoleBinding' | 'RoleBinding', role: string, namespace?: string) =>
-    admin.apply({
-      apiVersion: 'rbac.authorization.k8s.io/v1',
-      kind,
-      metadata: { name: role, ...(namespace ? { namespace } : {}) },
-      roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: role },
-      subjects: [{ apiGroup: 'rbac.authorization.k8s.io', kind: 'User', name: 'acr-access-operator' }],
-    });
-  await bind('ClusterRoleBinding', 'acr-access-operator');
-  await bind('RoleBinding', 'acr-access-operator-config', 'acr-access-system');
+  await bindOperator(admin, 'acr-access-system');
 
   say('starting the operator (embedded Service Tags snapshot; DNS through a local resolver)');
   const operator = await startOperator(
@@ -64,9 +49,7 @@ try {
   stop = () => operator.stop();
 
   say('applying examples/acraccess.yaml and examples/clusteracraccess.yaml');
-  for (const file of ['examples/acraccess.yaml', 'examples/clusteracraccess.yaml']) {
-    for (const d of loadAll(await readFile(file, 'utf8')) as KubeObject[]) await admin.apply(d);
-  }
+  await applyFiles(admin, ['examples/acraccess.yaml', 'examples/clusteracraccess.yaml']);
   await new Promise((r) => setTimeout(r, 500));
   await operator.manager.idle();
   await new Promise((r) => setTimeout(r, 500));

@@ -234,24 +234,9 @@ export class Reconciler {
     outcome.effective = { ipv4: ipv4.length, ipv6: ipv6.length };
     outcome.retiring = retention.retiring;
     outcome.objects = desired;
-    this.deps.metrics.prefixes.set(
-      {
-        kind: resource.kind,
-        namespace: resource.metadata.namespace ?? '',
-        name: resource.metadata.name,
-        state: 'allowed',
-      },
-      retention.effective.length,
-    );
-    this.deps.metrics.prefixes.set(
-      {
-        kind: resource.kind,
-        namespace: resource.metadata.namespace ?? '',
-        name: resource.metadata.name,
-        state: 'retiring',
-      },
-      retention.retiring.length,
-    );
+    const labels = { kind: resource.kind, namespace: resource.metadata.namespace ?? '', name: resource.metadata.name };
+    this.deps.metrics.prefixes.set({ ...labels, state: 'allowed' }, retention.effective.length);
+    this.deps.metrics.prefixes.set({ ...labels, state: 'retiring' }, retention.retiring.length);
     const expiry = nextExpiry(retention.retiring);
     if (expiry !== undefined) result.requeueAfterMs = Math.max(1000, expiry - now.getTime() + 1000);
     if (resource.spec.mode === 'Audit') {

@@ -2,18 +2,9 @@ import http from 'node:http';
 import type { TestProject } from 'vitest/node';
 import { ControlPlane, type ControlPlaneInfo } from './controlplane.js';
 import { upstreamDir as findUpstreamDir } from '../fixtures/upstream.js';
-import { readFile } from 'node:fs/promises';
-import { loadAll } from 'js-yaml';
 import { KubeClient } from '../../src/kube/client.js';
 import { loadKubeConfig } from '../../src/kube/config.js';
-import type { KubeObject } from '../../src/kube/types.js';
-
-async function installProjectCrds(kubeconfig: string): Promise<void> {
-  const client = new KubeClient(loadKubeConfig({ kubeconfig }), { fieldManager: 'test-setup' });
-  for (const file of ['crds/acraccess.io_acraccesses.yaml', 'crds/acraccess.io_clusteracraccesses.yaml']) {
-    for (const doc of loadAll(await readFile(file, 'utf8'))) await client.apply(doc as KubeObject);
-  }
-}
+import { PROJECT_CRDS, applyFiles } from '../support/install.js';
 
 export interface ProvidedControlPlane extends ControlPlaneInfo {
   /** POST /apiserver/restart, /apiserver/stop, /apiserver/start: the harness owns the processes, tests ask it. */
@@ -73,7 +64,10 @@ export default async function setup(project: TestProject): Promise<() => Promise
   const port = typeof address === 'object' && address ? address.port : 0;
 
   // The project's own CRDs go in first: the garbage collector only notices new kinds on its 30 s discovery resync.
-  await installProjectCrds(info.kubeconfigs.admin);
+  await applyFiles(
+    new KubeClient(loadKubeConfig({ kubeconfig: info.kubeconfigs.admin }), { fieldManager: 'test-setup' }),
+    PROJECT_CRDS,
+  );
   project.provide('controlPlane', { ...info, controlUrl: `http://127.0.0.1:${port}`, upstreamDir });
 
   return async () => {

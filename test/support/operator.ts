@@ -1,39 +1,21 @@
-import { readFile } from 'node:fs/promises';
-import { loadAll } from 'js-yaml';
 import { silentLogger } from '../../src/observability/logger.js';
 import { Metrics } from '../../src/observability/metrics.js';
 import { DEFAULTS, startOperator, type Operator, type OperatorOptions } from '../../src/controller/operator.js';
 import { loadKubeConfig } from '../../src/kube/config.js';
 import type { KubeClient } from '../../src/kube/client.js';
-import type { KubeObject } from '../../src/kube/types.js';
-import { controlPlane, installCrds } from './cluster.js';
+import { controlPlane } from './cluster.js';
+import { bindOperatorClusterRole, installProject } from './install.js';
+
+export { bindOperatorNamespace } from './install.js';
 
 let installed = false;
 
-/** CRDs and the operator's own RBAC (bound to the test identity acr-access-operator), once per run. */
+/** CRDs and the operator's own RBAC, once per run. */
 export async function installOperatorPrerequisites(admin: KubeClient): Promise<void> {
   if (installed) return;
-  await installCrds(admin, ['crds/acraccess.io_acraccesses.yaml', 'crds/acraccess.io_clusteracraccesses.yaml']);
-  for (const doc of loadAll(await readFile('deploy/manifests/rbac.yaml', 'utf8'))) await admin.apply(doc as KubeObject);
-  await admin.apply({
-    apiVersion: 'rbac.authorization.k8s.io/v1',
-    kind: 'ClusterRoleBinding',
-    metadata: { name: 'acr-access-operator-test' },
-    roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: 'acr-access-operator' },
-    subjects: [{ apiGroup: 'rbac.authorization.k8s.io', kind: 'User', name: 'acr-access-operator' }],
-  });
+  await installProject(admin);
+  await bindOperatorClusterRole(admin);
   installed = true;
-}
-
-/** Lets the operator keep its feed ConfigMaps in `namespace`, as the chart's RoleBinding does. */
-export async function bindOperatorNamespace(admin: KubeClient, namespace: string): Promise<void> {
-  await admin.apply({
-    apiVersion: 'rbac.authorization.k8s.io/v1',
-    kind: 'RoleBinding',
-    metadata: { name: 'acr-access-operator-config', namespace },
-    roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: 'acr-access-operator-config' },
-    subjects: [{ apiGroup: 'rbac.authorization.k8s.io', kind: 'User', name: 'acr-access-operator' }],
-  });
 }
 
 /**
