@@ -66,7 +66,7 @@ export function addRunCommand(program: Command): void {
     )
     .addOption(
       env(
-        new Option('--grace-period <duration>', 'how long prefixes that left the feed stay allowed')
+        new Option('--grace-period <duration>', 'how long a prefix that stopped being desired stays allowed')
           .argParser(duration)
           .default(DEFAULTS.graceMs, '7d'),
         'GRACE_PERIOD',
@@ -84,15 +84,15 @@ export function addRunCommand(program: Command): void {
       env(
         new Option('--allowed-registries <globs>', 'comma-separated login server patterns, e.g. *.azurecr.io')
           .argParser(csv)
-          .default([]),
+          .default([], 'all'),
         'ALLOWED_REGISTRIES',
       ),
     )
     .addOption(
       env(
-        new Option('--watch-namespaces <names>', 'comma-separated namespaces to watch (default: all)')
+        new Option('--watch-namespaces <names>', 'comma-separated namespaces to watch')
           .argParser(csv)
-          .default([]),
+          .default([], 'all'),
         'WATCH_NAMESPACES',
       ),
     )
