@@ -118,7 +118,10 @@ export async function runControllerBenchmark(): Promise<void> {
         '--log-level',
         'warn',
       ],
-      { stdio: ['ignore', 'ignore', 'inherit'], env: { ...process.env, NODE_OPTIONS: process.env.BENCH_OPERATOR_NODE_OPTIONS ?? '' } },
+      {
+        stdio: ['ignore', 'ignore', 'inherit'],
+        env: { ...process.env, NODE_OPTIONS: process.env.BENCH_OPERATOR_NODE_OPTIONS ?? '' },
+      },
     );
     await until(
       'operator ready',
@@ -164,8 +167,12 @@ export async function runControllerBenchmark(): Promise<void> {
     const feedReconciles = (await metric(port, 'controller_runtime_reconcile_total')) - reconcilesBefore;
     const peakRss = await procStatus(child.pid!, 'VmHWM');
 
-    const nodeOptions = process.env.BENCH_OPERATOR_NODE_OPTIONS ? `, NODE_OPTIONS=${process.env.BENCH_OPERATOR_NODE_OPTIONS}` : '';
-    console.log(`controller: ${N} AcrAccess in ${NAMESPACES} namespaces (operator: 4 workers, separate process${nodeOptions})`);
+    const nodeOptions = process.env.BENCH_OPERATOR_NODE_OPTIONS
+      ? `, NODE_OPTIONS=${process.env.BENCH_OPERATOR_NODE_OPTIONS}`
+      : '';
+    console.log(
+      `controller: ${N} AcrAccess in ${NAMESPACES} namespaces (operator: 4 workers, separate process${nodeOptions})`,
+    );
     console.log(
       `  creating the ${N} resources took ${(createMs / 1000).toFixed(1)} s; all Ready ${(convergeMs / 1000).toFixed(1)} s after the first was created`,
     );
