@@ -9,6 +9,8 @@ const publicFile = findUpstreamFile('servicetags/ServiceTags_Public_20251103.jso
 const armExample = findUpstreamFile('arm-examples/Microsoft.Network/ServiceTagsList.json');
 if (process.env.CI === 'true' && (!publicFile || !armExample))
   throw new Error('CI=true but shared/upstream is missing');
+if (!publicFile || !armExample)
+  console.warn('tests on the real feed skipped: shared/upstream not found beside the repository');
 
 const minimal = (values: unknown[], extra: Record<string, unknown> = {}) =>
   JSON.stringify({ changeNumber: 7, cloud: 'Public', values, ...extra });
