@@ -1,7 +1,7 @@
 import type { AddressSource, IpFamily } from '../api/types.js';
 import { allHosts, type RegistryEndpoints } from '../endpoints/endpoints.js';
 import { containingPrefix, cover, formatPrefix, parsePrefix, type Prefix } from './cidr.js';
-import type { DnsAnswer } from './dns.js';
+import type { DnsAnswer, DnsResolver } from './dns.js';
 import { regionalTags } from './regions.js';
 import type { ServiceTag, ServiceTagFeed } from './servicetags.js';
 
@@ -23,6 +23,30 @@ export class AddressError extends Error {
     super(message);
     this.name = 'AddressError';
   }
+}
+
+export function familyNumbers(families: readonly IpFamily[]): (4 | 6)[] {
+  return families.map((f) => (f === 'IPv4' ? 4 : 6));
+}
+
+/** Hosts DNS can answer for: every endpoint host but the wildcards. */
+export function resolvableHosts(endpoints: RegistryEndpoints): string[] {
+  return allHosts(endpoints).filter((h) => !h.startsWith('*.'));
+}
+
+/** DNS answers for every resolvable endpoint host, in the families asked for. */
+export function resolveEndpointHosts(
+  dns: Pick<DnsResolver, 'resolve'>,
+  endpoints: RegistryEndpoints,
+  families: readonly IpFamily[],
+): Promise<DnsAnswer[]> {
+  const wanted = familyNumbers(families);
+  return Promise.all(resolvableHosts(endpoints).map((h) => dns.resolve(h, wanted)));
+}
+
+/** Stands in for a feed when a resource uses DNS only and no feed is needed. */
+export function dnsOnlyFeed(endpoints: RegistryEndpoints): ServiceTagFeed {
+  return { changeNumber: 0, cloud: endpoints.cloud.serviceTagsCloud, tags: new Map(), source: 'none (DNS only)' };
 }
 
 export interface AddressSetInput {
@@ -75,14 +99,14 @@ export function buildAddressSet(input: AddressSetInput): AddressSet {
   const dns: AddressSet['dns'] = [];
   if (input.sources.includes('DNS')) {
     const answers = new Map((input.dnsAnswers ?? []).map((a) => [a.host, a]));
-    for (const host of allHosts(endpoints).filter((h) => !h.startsWith('*.'))) {
+    for (const host of resolvableHosts(endpoints)) {
       const answer = answers.get(host);
       if (!answer) throw new AddressError(`no DNS answer for ${host}`);
       dns.push({ host, addresses: answer.addresses });
       for (const a of answer.addresses) contributions.push([parsePrefix(a), `dns:${host}`]);
     }
   }
-  const wanted = new Set(input.families.map((f) => (f === 'IPv4' ? 4 : 6)));
+  const wanted = new Set(familyNumbers(input.families));
   const kept = contributions.filter(([p]) => wanted.has(p.family));
   const covered = cover(kept.map(([p]) => p));
   const origins: Record<string, Set<string>> = {};

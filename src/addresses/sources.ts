@@ -85,6 +85,9 @@ export class EmbeddedSnapshotSource implements ServiceTagSource {
   }
 }
 
+/** Past this age the embedded snapshot is reported as stale. */
+export const SNAPSHOT_MAX_AGE_DAYS = 30;
+
 /** Days between a feed's publication date and `now`; undefined when the feed does not say. */
 export function feedAgeDays(feed: ServiceTagFeed, now = new Date()): number | undefined {
   if (!feed.published) return undefined;

@@ -3,7 +3,13 @@ import { dump, loadAll } from 'js-yaml';
 import { InvalidResourceError, parseAcrAccess } from '../api/validate.js';
 import type { AnyAcrAccess } from '../api/types.js';
 import { DnsResolver } from '../addresses/dns.js';
-import { EmbeddedSnapshotSource, FileSource, feedAgeDays, type ServiceTagSource } from '../addresses/sources.js';
+import {
+  EmbeddedSnapshotSource,
+  FileSource,
+  SNAPSHOT_MAX_AGE_DAYS,
+  feedAgeDays,
+  type ServiceTagSource,
+} from '../addresses/sources.js';
 import type { ServiceTagFeed } from '../addresses/servicetags.js';
 import { planNetworkPolicies } from '../backends/networkpolicy/plan.js';
 import { SpecEndpointResolver } from '../endpoints/endpoints.js';
@@ -31,8 +37,6 @@ export interface RenderResult {
   notes: string[];
 }
 
-const MAX_SNAPSHOT_AGE_DAYS = 30;
-
 /** Reads AcrAccess/ClusterAcrAccess documents and returns the objects they plan to, or throws RenderError. */
 export async function render(opts: RenderOptions): Promise<RenderResult> {
   const notes: string[] = [];
@@ -46,7 +50,7 @@ export async function render(opts: RenderOptions): Promise<RenderResult> {
           .load()
           .then((feed) => {
             const age = feedAgeDays(feed, opts.now);
-            if (!opts.serviceTags && age !== undefined && age > MAX_SNAPSHOT_AGE_DAYS) {
+            if (!opts.serviceTags && age !== undefined && age > SNAPSHOT_MAX_AGE_DAYS) {
               notes.push(
                 `warning: the embedded Service Tags snapshot is ${age} days old (${feed.source}, changeNumber ${feed.changeNumber}); pass --service-tags with a current weekly file`,
               );

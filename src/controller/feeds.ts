@@ -3,7 +3,12 @@ import type { KubeClient } from '../kube/client.js';
 import type { Logger } from '../observability/logger.js';
 import { CLOUDS, type CloudName } from '../endpoints/clouds.js';
 import { parseServiceTags, relevantPrefixCount, serializeFeed, type ServiceTagFeed } from '../addresses/servicetags.js';
-import { EmbeddedSnapshotSource, feedAgeDays, type ServiceTagSource } from '../addresses/sources.js';
+import {
+  EmbeddedSnapshotSource,
+  SNAPSHOT_MAX_AGE_DAYS,
+  feedAgeDays,
+  type ServiceTagSource,
+} from '../addresses/sources.js';
 
 export interface FeedState {
   feed: ServiceTagFeed;
@@ -155,10 +160,10 @@ export class FeedManager extends EventEmitter<{ change: [CloudName, FeedState | 
     const snapshot = { feed, acceptedAt: `${feed.published ?? '1970-01-01'}T00:00:00Z` };
     this.states.set(cloud, snapshot);
     const age = feedAgeDays(feed, this.opts.now?.());
-    if (age !== undefined && age > 30) {
+    if (age !== undefined && age > SNAPSHOT_MAX_AGE_DAYS) {
       this.opts.logger.warn(
         { cloud, ageDays: age, changeNumber: feed.changeNumber },
-        'using the embedded Service Tags snapshot, which is over 30 days old; configure a feed source',
+        `using the embedded Service Tags snapshot, which is over ${SNAPSHOT_MAX_AGE_DAYS} days old; configure a feed source`,
       );
     }
     return snapshot;

@@ -1,6 +1,12 @@
 import { isDeepStrictEqual } from 'node:util';
 import { KIND_ACR_ACCESS, type AnyAcrAccess } from '../api/types.js';
-import { AddressError, buildAddressSet, type AddressSet } from '../addresses/address-set.js';
+import {
+  AddressError,
+  buildAddressSet,
+  dnsOnlyFeed,
+  resolveEndpointHosts,
+  type AddressSet,
+} from '../addresses/address-set.js';
 import { parsePrefix } from '../addresses/cidr.js';
 import type { DnsAnswer } from '../addresses/dns.js';
 import { planNetworkPolicies } from '../backends/networkpolicy/plan.js';
@@ -77,7 +83,11 @@ export function resourceKey(r: Pick<AnyAcrAccess, 'kind' | 'metadata'>): string 
  * when it changed. Failures never remove an allow rule: live objects are left as they are.
  */
 export class Reconciler {
-  constructor(private readonly deps: ReconcilerDeps) {}
+  private readonly allowed: RegExp[];
+
+  constructor(private readonly deps: ReconcilerDeps) {
+    this.allowed = deps.config.allowedRegistries.map(globToRegExp);
+  }
 
   async reconcile(key: string): Promise<ReconcileResult> {
     const resource = this.deps.caches.resource(key);
@@ -111,7 +121,7 @@ export class Reconciler {
   private checkAllowed(resource: AnyAcrAccess): void {
     const patterns = this.deps.config.allowedRegistries;
     const registry = resource.spec.registry.loginServer ?? resource.spec.registry.resourceId ?? '';
-    if (patterns.length > 0 && !patterns.some((p) => globToRegExp(p).test(registry))) {
+    if (patterns.length > 0 && !this.allowed.some((re) => re.test(registry))) {
       throw new Stalled(
         'RegistryNotAllowed',
         `registry ${registry} is not in the operator's allowed registries (${patterns.join(', ')})`,
@@ -163,13 +173,8 @@ export class Reconciler {
       const dns = this.deps.dns;
       if (!dns)
         throw new Stalled('DNSUnavailable', 'addressSources includes DNS but the operator runs without DNS resolution');
-      const nums = families.map((f) => (f === 'IPv4' ? 4 : 6));
       try {
-        dnsAnswers = await Promise.all(
-          allHosts(endpoints)
-            .filter((h) => !h.startsWith('*.'))
-            .map((h) => dns.resolve(h, nums)),
-        );
+        dnsAnswers = await resolveEndpointHosts(dns, endpoints, families);
       } catch (err) {
         const message = `DNS: ${(err as Error).message}; the last known good addresses stay in force`;
         if (hasLive) outcome.degraded = { reason: 'DNSFailed', message };
@@ -183,12 +188,7 @@ export class Reconciler {
     }
     try {
       return buildAddressSet({
-        feed: feedState?.feed ?? {
-          changeNumber: 0,
-          cloud: endpoints.cloud.serviceTagsCloud,
-          tags: new Map(),
-          source: 'none (DNS only)',
-        },
+        feed: feedState?.feed ?? dnsOnlyFeed(endpoints),
         endpoints,
         sources,
         families,

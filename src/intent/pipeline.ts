@@ -1,8 +1,8 @@
 import type { AnyAcrAccess } from '../api/types.js';
-import { buildAddressSet, type AddressSet } from '../addresses/address-set.js';
+import { buildAddressSet, dnsOnlyFeed, resolveEndpointHosts, type AddressSet } from '../addresses/address-set.js';
 import type { DnsAnswer, DnsResolver } from '../addresses/dns.js';
 import type { ServiceTagFeed } from '../addresses/servicetags.js';
-import { allHosts, type EndpointResolver, type RegistryEndpoints } from '../endpoints/endpoints.js';
+import type { EndpointResolver, RegistryEndpoints } from '../endpoints/endpoints.js';
 import { podPlaneIntent, type EgressIntent } from './intent.js';
 
 export interface ResolveDeps {
@@ -31,18 +31,12 @@ export async function resolveResource(resource: AnyAcrAccess, deps: ResolveDeps)
   let dnsAnswers: DnsAnswer[] | undefined;
   if (sources.includes('DNS')) {
     if (!deps.dns) throw new Error('addressSources includes DNS but no DNS resolver is configured');
-    const familyNumbers = families.map((f) => (f === 'IPv4' ? 4 : 6));
-    const dns = deps.dns;
-    dnsAnswers = await Promise.all(
-      allHosts(endpoints)
-        .filter((h) => !h.startsWith('*.'))
-        .map((h) => dns.resolve(h, familyNumbers)),
-    );
+    dnsAnswers = await resolveEndpointHosts(deps.dns, endpoints, families);
   }
   const feed =
     sources.includes('ServiceTags') || includeMicrosoftContainerRegistry
       ? await deps.feedFor(endpoints)
-      : emptyFeed(endpoints);
+      : dnsOnlyFeed(endpoints);
   const addresses = buildAddressSet({
     feed,
     endpoints,
@@ -54,9 +48,4 @@ export async function resolveResource(resource: AnyAcrAccess, deps: ResolveDeps)
   const namespaces =
     resource.kind === 'ClusterAcrAccess' && deps.namespacesFor ? await deps.namespacesFor(resource) : [];
   return { endpoints, addresses, intents: [podPlaneIntent(resource, endpoints, addresses, namespaces)] };
-}
-
-/** DNS-only resources need no feed; this stands in for one with no tags. */
-function emptyFeed(endpoints: RegistryEndpoints): ServiceTagFeed {
-  return { changeNumber: 0, cloud: endpoints.cloud.serviceTagsCloud, tags: new Map(), source: 'none (DNS only)' };
 }
