@@ -1,3 +1,5 @@
+import { MESSAGES, PATTERNS, RULES } from './rules.js';
+
 /** Small builders for OpenAPI v3 structural schemas, so every field states its description next to its type. */
 export type Schema = Record<string, unknown>;
 
@@ -44,6 +46,12 @@ export const obj = (
   };
 };
 
+/**
+ * A metav1.LabelSelector, validated as Kubernetes validates one (keys are qualified names, values label values,
+ * `values` set exactly for In/NotIn): the API server does not check selectors inside custom resources, and a
+ * selector Kubernetes refuses would only fail later, when the operator writes the policy. The bounds (maxItems,
+ * maxProperties, maxLength) keep the estimated CEL cost within the API server's budget.
+ */
 export const labelSelector = (description: string): Schema =>
   obj(
     description,
@@ -51,24 +59,51 @@ export const labelSelector = (description: string): Schema =>
       matchLabels: {
         type: 'object',
         description: 'Labels that must all match (key: value).',
-        additionalProperties: { type: 'string' },
+        additionalProperties: { type: 'string', maxLength: 63 },
+        maxProperties: 64,
+        'x-kubernetes-validations': [
+          { rule: RULES.matchLabelsKeys, message: MESSAGES.matchLabelsKeys },
+          { rule: RULES.matchLabelsValues, message: MESSAGES.matchLabelsValues },
+        ],
       },
       matchExpressions: list(
         'Set-based requirements that must all match.',
         obj(
           'One requirement: key, operator and values.',
           {
-            key: str('The label key.', { maxLength: 317 }),
+            key: str('The label key.', {
+              maxLength: 317,
+              'x-kubernetes-validations': [{ rule: RULES.labelKey, message: MESSAGES.selectorKey }],
+            }),
             operator: enumOf('How the key relates to the values.', ['In', 'NotIn', 'Exists', 'DoesNotExist']),
             values: list(
               'Values for In and NotIn; empty for Exists and DoesNotExist.',
-              { type: 'string' },
-              {
-                maxItems: 64,
-              },
+              str('A label value.', {
+                maxLength: 63,
+                'x-kubernetes-validations': [
+                  { rule: RULES.matches(PATTERNS.labelValue), message: MESSAGES.selectorValue },
+                ],
+              }),
+              { maxItems: 64 },
             ),
           },
-          { required: ['key', 'operator'] },
+          {
+            required: ['key', 'operator'],
+            rules: [
+              {
+                rule: RULES.valuesRequired,
+                message: MESSAGES.valuesRequired,
+                fieldPath: '.values',
+                reason: 'FieldValueRequired',
+              },
+              {
+                rule: RULES.valuesForbidden,
+                message: MESSAGES.valuesForbidden,
+                fieldPath: '.values',
+                reason: 'FieldValueForbidden',
+              },
+            ],
+          },
         ),
         { maxItems: 32 },
       ),

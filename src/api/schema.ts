@@ -1,36 +1,10 @@
 import { ADDRESS_SOURCES, BACKENDS, CLOUD_NAMES, DATA_ENDPOINT_MODES, IP_FAMILIES, MODES } from './types.js';
-import { bool, enumOf, int, labelSelector, list, obj, str, type Schema } from './schema-helpers.js';
+import { bool, enumOf, int, labelSelector, list, obj, str, type Rule, type Schema } from './schema-helpers.js';
+import { MESSAGES, PATTERNS, RULES } from './rules.js';
 
-/** Regular expressions shared by the CRD's CEL rules and the offline validator, so both judge alike. */
-export const PATTERNS = {
-  loginServer: '^[a-z0-9]{5,50}(-[a-z0-9]{1,32})?\\.azurecr\\.(io|cn|us)$',
-  /** Matched against the lowercased id: ARM ids are case-insensitive. */
-  registryResourceId:
-    '^/subscriptions/[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}/resourcegroups/[-\\w.()]{1,90}/providers/microsoft\\.containerregistry/registries/[a-z0-9]{5,50}$',
-  region: '^[a-z][a-z0-9]{1,39}$',
-  armResourceId: '^/subscriptions/[^/]+/resourceGroups/[^/]+/providers/[^/]+/[^/]+/[^/]+$',
-  ipRange: '^[0-9a-fA-F:.]+(/[0-9]{1,3})?$',
-};
-
-export const MESSAGES = {
-  exactlyOneRegistry: 'set exactly one of registry.resourceId or registry.loginServer',
-  regionsRequired:
-    'registry.regions is required when registry.loginServer is used: list the home region and every replica region',
-  loginServer:
-    'loginServer must be <registry name>.azurecr.io (.azurecr.cn in Azure China, .azurecr.us in US Government), all lowercase, with a 5-50 character name of letters and digits',
-  cloudSuffix:
-    'loginServer does not belong to registry.cloud: AzurePublicCloud uses .azurecr.io, AzureChinaCloud .azurecr.cn, AzureUSGovernment .azurecr.us',
-  resourceId:
-    'resourceId must look like /subscriptions/<subscription id>/resourceGroups/<group>/providers/Microsoft.ContainerRegistry/registries/<name> (name: 5-50 letters and digits)',
-  region: 'regions are ARM location names in lowercase letters and digits, e.g. eastus, westeurope',
-  backendsAuto: 'backends: Auto picks the backends by itself and cannot be combined with named backends',
-  armId: 'must be an Azure resource id: /subscriptions/<id>/resourceGroups/<group>/providers/<namespace>/<type>/<name>',
-  registryFirewallSource: 'registryFirewall needs clusterResourceId or egressIPs when enabled',
-  ipRange: 'egressIPs entries are IPv4 or IPv6 addresses or CIDR prefixes',
-  unique: 'must not list the same value twice',
-};
-
-export const UNIQUE_RULE = 'self.all(x, self.exists_one(y, y == x))';
+// Patterns, rules and messages live in rules.ts (shared with the offline validator); re-exported for callers.
+export { MESSAGES, PATTERNS, RULES } from './rules.js';
+export const UNIQUE_RULE = RULES.unique;
 
 /**
  * Lists that are sets in meaning are atomic with a uniqueness rule rather than x-kubernetes-list-type: set:
@@ -46,9 +20,6 @@ const unique = (extra: Schema = {}): Schema => ({
   ],
 });
 
-/** A CEL raw string literal: the pattern goes in as written. */
-const quoted = (re: string) => `r'${re}'`;
-
 const registry = obj(
   'The Azure Container Registry to reach: either its ARM resource id (endpoints and replica regions are then discovered from Azure Resource Manager) or its login server with the regions it is replicated to.',
   {
@@ -56,25 +27,21 @@ const registry = obj(
       'ARM resource id of the registry. Preferred: the operator discovers the login server, dedicated data endpoints and replica regions from Azure Resource Manager.',
       {
         maxLength: 512,
-        'x-kubernetes-validations': [
-          { rule: `self.lowerAscii().matches(${quoted(PATTERNS.registryResourceId)})`, message: MESSAGES.resourceId },
-        ],
+        'x-kubernetes-validations': [{ rule: RULES.armId(PATTERNS.registryResourceId), message: MESSAGES.resourceId }],
       },
     ),
     loginServer: str(
       'Login server of the registry, e.g. contoso.azurecr.io. Use it when the operator has no Azure access; then regions is required.',
       {
         maxLength: 253,
-        'x-kubernetes-validations': [
-          { rule: `self.matches(${quoted(PATTERNS.loginServer)})`, message: MESSAGES.loginServer },
-        ],
+        'x-kubernetes-validations': [{ rule: RULES.matches(PATTERNS.loginServer), message: MESSAGES.loginServer }],
       },
     ),
     regions: list(
       'ARM location names of the home region and every geo-replica (e.g. eastus, westeurope). Required with loginServer; discovered with resourceId.',
       str('An ARM location name.', {
         maxLength: 40,
-        'x-kubernetes-validations': [{ rule: `self.matches(${quoted(PATTERNS.region)})`, message: MESSAGES.region }],
+        'x-kubernetes-validations': [{ rule: RULES.matches(PATTERNS.region), message: MESSAGES.region }],
       }),
       unique({ maxItems: 64 }),
     ),
@@ -120,7 +87,7 @@ function commonSpec(podSelectorDescription: string): Record<string, Schema> {
     registry,
     podSelector: labelSelector(podSelectorDescription),
     addressSources: list(
-      'Where IP addresses come from for backends that need addresses rather than names: the Azure Service Tags feed (AzureContainerRegistry.<region> and Storage.<region>) and DNS answers for every endpoint host (which also covers private endpoints).',
+      'Where IP addresses come from for backends that need addresses rather than names: the Azure Service Tags feed (AzureContainerRegistry.<region> and Storage.<region>) and DNS answers for every endpoint host (which also covers private endpoints). DNS cannot resolve wildcard hosts, so DNS alone needs registry.dataEndpoints: Enabled and includeMicrosoftContainerRegistry: false.',
       enumOf('An address source.', ADDRESS_SOURCES),
       unique({ default: ['ServiceTags', 'DNS'], minItems: 1, maxItems: 2 }),
     ),
@@ -152,10 +119,11 @@ function commonSpec(podSelectorDescription: string): Record<string, Schema> {
   };
 }
 
-const armId = (description: string) =>
+/** An ARM id of one resource type: a generic pattern lets `..`, empty segments and ids of other types through. */
+const armId = (description: string, pattern: string, message: string) =>
   str(description, {
     maxLength: 1024,
-    'x-kubernetes-validations': [{ rule: `self.matches(${quoted(PATTERNS.armResourceId)})`, message: MESSAGES.armId }],
+    'x-kubernetes-validations': [{ rule: RULES.armId(pattern), message }],
   });
 
 const azure = obj(
@@ -164,7 +132,11 @@ const azure = obj(
     firewallPolicy: obj(
       'An Azure Firewall policy: the operator owns one rule collection group in it with application rules for the registry hosts.',
       {
-        resourceId: armId('ARM resource id of the firewall policy (Microsoft.Network/firewallPolicies).'),
+        resourceId: armId(
+          'ARM resource id of the firewall policy (Microsoft.Network/firewallPolicies).',
+          PATTERNS.firewallPolicyId,
+          MESSAGES.firewallPolicyId,
+        ),
         ruleCollectionGroup: str('Name of the rule collection group the operator owns.', {
           default: 'acr-access',
           maxLength: 80,
@@ -183,7 +155,11 @@ const azure = obj(
       obj(
         'One network security group and the priority of the operator rule in it.',
         {
-          resourceId: armId('ARM resource id of the network security group.'),
+          resourceId: armId(
+            'ARM resource id of the network security group.',
+            PATTERNS.networkSecurityGroupId,
+            MESSAGES.networkSecurityGroupId,
+          ),
           priority: int('Rule priority (100-4096); it must not collide with existing rules.', {
             minimum: 100,
             maximum: 4096,
@@ -191,20 +167,29 @@ const azure = obj(
         },
         { required: ['resourceId', 'priority'] },
       ),
-      { maxItems: 32 },
+      {
+        'x-kubernetes-list-type': 'atomic',
+        maxItems: 32,
+        'x-kubernetes-validations': [
+          { rule: RULES.networkSecurityGroupsUnique, message: MESSAGES.networkSecurityGroupsUnique },
+        ],
+      },
     ),
     registryFirewall: obj(
       "Keep the registry's own IP firewall (networkRuleSet.ipRules) allowing the cluster's egress IPs.",
       {
         enabled: bool('Manage the registry IP rules.'),
-        clusterResourceId: armId('ARM id of the AKS cluster whose effective outbound IPs are allowed.'),
+        clusterResourceId: armId(
+          'ARM id of the AKS cluster (Microsoft.ContainerService/managedClusters) whose effective outbound IPs are allowed.',
+          PATTERNS.managedClusterId,
+          MESSAGES.managedClusterId,
+        ),
         egressIPs: list(
-          'Explicit egress IP addresses or prefixes to allow.',
-          str('An IP address or CIDR prefix.', {
+          'Explicit egress IPv4 addresses or prefixes to allow (ACR IP rules take IPv4 only).',
+          str('An IPv4 address or CIDR prefix without host bits.', {
+            // Long enough for an IPv6 text, so that one gets the IPv4-only message rather than "too long".
             maxLength: 43,
-            'x-kubernetes-validations': [
-              { rule: `self.matches(${quoted(PATTERNS.ipRange)})`, message: MESSAGES.ipRange },
-            ],
+            'x-kubernetes-validations': [{ rule: RULES.egressIP, message: MESSAGES.egressIP }],
           }),
           unique({ maxItems: 100 }),
         ),
@@ -283,7 +268,8 @@ const status = obj('What the operator observed and did.', {
         { required: ['prefix', 'since', 'until'] },
       ),
     ),
-    lastRefreshTime: str('When addresses were last resolved.', { format: 'date-time' }),
+    feedPublished: str('Publication date of the Service Tags feed in use, as its file name gives it (YYYY-MM-DD).'),
+    feedAcceptedTime: str('When the operator accepted the feed in use (its changeNumber).', { format: 'date-time' }),
   }),
   planes: obj(
     'Which planes are covered. Pod: in-cluster registry clients. Node: kubelet image pulls, which pod policies never cover.',
@@ -292,13 +278,28 @@ const status = obj('What the operator observed and did.', {
       node: enumOf('Node plane coverage.', ['Enforced', 'Audited', 'NotCovered']),
     },
   ),
-  objects: list('Objects written for this resource.', objectRef),
+  objects: list('Objects in force for this resource.', objectRef),
+  applied: obj(
+    "The operator's ledger of what it last wrote. Make-before-break compares against it, never against live objects, which others can edit.",
+    {
+      prefixes: list('Prefixes the operator last wrote, all families.', { type: 'string', maxLength: 43 }),
+    },
+  ),
 });
+
+/**
+ * DNS answers cover exact hosts only. Without ServiceTags a wildcard host (the storage accounts behind layer
+ * downloads, MCR's data hosts) would be allowed by nothing, so pulls would fail while the resource says Ready.
+ */
+const specRules: Rule[] = [
+  { rule: RULES.dnsOnlyStorage, message: MESSAGES.dnsOnlyStorage, fieldPath: '.addressSources' },
+  { rule: RULES.dnsOnlyMcr, message: MESSAGES.dnsOnlyMcr, fieldPath: '.addressSources' },
+];
 
 export const acrAccessSpecSchema = obj(
   'Egress for pods of this namespace to one Azure Container Registry (pod plane only: image pulls by the kubelet are the node plane, covered by ClusterAcrAccess).',
   commonSpec('Pods of this namespace the access is for. Empty selects every pod in the namespace.'),
-  { required: ['registry'] },
+  { required: ['registry'], rules: specRules },
 );
 
 export const clusterAcrAccessSpecSchema = obj(
@@ -311,7 +312,7 @@ export const clusterAcrAccessSpecSchema = obj(
     ),
     azure,
   },
-  { required: ['registry'] },
+  { required: ['registry'], rules: specRules },
 );
 
 export const statusSchema = status;

@@ -1,6 +1,9 @@
-import { PATTERNS, UNIQUE_RULE, acrAccessSpecSchema, clusterAcrAccessSpecSchema } from './schema.js';
+import { CEL_EQUIVALENTS } from './cel-twins.js';
+import { acrAccessSpecSchema, clusterAcrAccessSpecSchema } from './schema.js';
 import type { Rule, Schema } from './schema-helpers.js';
 import { API_VERSION, KIND_ACR_ACCESS, KIND_CLUSTER_ACR_ACCESS, type AnyAcrAccess } from './types.js';
+
+export { CEL_EQUIVALENTS };
 
 export interface FieldError {
   path: string;
@@ -9,40 +12,6 @@ export interface FieldError {
 
 type Json = Record<string, unknown>;
 const re = (p: string) => new RegExp(p);
-
-/**
- * JavaScript twins of the CRD's CEL rules, so `render` rejects what the API server would reject, with the same
- * message. A unit test checks that every rule in the schema has its twin here.
- */
-export const CEL_EQUIVALENTS: Record<string, (self: unknown) => boolean> = {
-  [`self.lowerAscii().matches(r'${PATTERNS.registryResourceId}')`]: (s) =>
-    re(PATTERNS.registryResourceId).test(String(s).toLowerCase()),
-  [`self.matches(r'${PATTERNS.loginServer}')`]: (s) => re(PATTERNS.loginServer).test(String(s)),
-  [`self.matches(r'${PATTERNS.region}')`]: (s) => re(PATTERNS.region).test(String(s)),
-  [`self.matches(r'${PATTERNS.armResourceId}')`]: (s) => re(PATTERNS.armResourceId).test(String(s)),
-  [`self.matches(r'${PATTERNS.ipRange}')`]: (s) => re(PATTERNS.ipRange).test(String(s)),
-  'has(self.resourceId) != has(self.loginServer)': (s) => has(s, 'resourceId') !== has(s, 'loginServer'),
-  'has(self.resourceId) || (has(self.regions) && size(self.regions) > 0)': (s) =>
-    has(s, 'resourceId') || (Array.isArray((s as Json).regions) && ((s as Json).regions as unknown[]).length > 0),
-  "!has(self.cloud) || !has(self.loginServer) || self.loginServer.endsWith(self.cloud == 'AzureChinaCloud' ? '.azurecr.cn' : self.cloud == 'AzureUSGovernment' ? '.azurecr.us' : '.azurecr.io')":
-    (s) => {
-      const { cloud, loginServer } = s as Json;
-      if (cloud === undefined || loginServer === undefined) return true;
-      const suffix =
-        cloud === 'AzureChinaCloud' ? '.azurecr.cn' : cloud === 'AzureUSGovernment' ? '.azurecr.us' : '.azurecr.io';
-      return typeof loginServer === 'string' && loginServer.endsWith(suffix);
-    },
-  [UNIQUE_RULE]: (s) => new Set((s as unknown[]).map((x) => JSON.stringify(x))).size === (s as unknown[]).length,
-  "!('Auto' in self) || size(self) == 1": (s) => !(s as unknown[]).includes('Auto') || (s as unknown[]).length === 1,
-  '!self.enabled || has(self.clusterResourceId) || (has(self.egressIPs) && size(self.egressIPs) > 0)': (s) => {
-    const v = s as Json;
-    return !v.enabled || has(v, 'clusterResourceId') || (Array.isArray(v.egressIPs) && v.egressIPs.length > 0);
-  },
-};
-
-function has(v: unknown, key: string): boolean {
-  return typeof v === 'object' && v !== null && (v as Json)[key] !== undefined;
-}
 
 /** Every CEL rule string in a schema, for the completeness test. */
 export function celRules(schema: Schema): string[] {
@@ -85,6 +54,9 @@ export function validateAgainst(schema: Schema, value: unknown, path: string, er
     for (const key of (schema.required as string[] | undefined) ?? []) {
       if (v[key] === undefined) err(`${path}.${key}`, 'Required value');
     }
+    if (typeof schema.maxProperties === 'number' && Object.keys(v).length > schema.maxProperties) {
+      err(path, `Too many: ${Object.keys(v).length}: must have at most ${schema.maxProperties} items`);
+    }
     const props = schema.properties as Record<string, Schema> | undefined;
     const additional = schema.additionalProperties as Schema | undefined;
     for (const [key, sub] of Object.entries(v)) {
@@ -96,7 +68,7 @@ export function validateAgainst(schema: Schema, value: unknown, path: string, er
   } else if (type === 'array') {
     if (!Array.isArray(value)) return err(path, 'must be a list');
     if (typeof schema.maxItems === 'number' && value.length > schema.maxItems) {
-      err(path, `should have at most ${schema.maxItems} items`);
+      err(path, `Too many: ${value.length}: must have at most ${schema.maxItems} items`);
     }
     if (typeof schema.minItems === 'number' && value.length < schema.minItems) {
       err(path, `should have at least ${schema.minItems} items`);
@@ -116,8 +88,9 @@ export function validateAgainst(schema: Schema, value: unknown, path: string, er
     if (allowed && !allowed.includes(value)) {
       return err(path, `Unsupported value: "${value}": supported values: ${allowed.map((a) => `"${a}"`).join(', ')}`);
     }
-    if (typeof schema.maxLength === 'number' && value.length > schema.maxLength) {
-      return err(path, `Too long: may not be more than ${schema.maxLength} characters`);
+    // The API server counts code points (and words its message in bytes); so does this twin.
+    if (typeof schema.maxLength === 'number' && [...value].length > schema.maxLength) {
+      return err(path, `Too long: may not be more than ${schema.maxLength} bytes`);
     }
     if (typeof schema.pattern === 'string' && !re(schema.pattern).test(value)) {
       return err(path, `must match ${schema.pattern}`);

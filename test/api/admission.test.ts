@@ -1,4 +1,5 @@
 import { beforeAll, describe, expect } from 'vitest';
+import { clusterAcrAccessCrd } from '../../src/api/crds.js';
 import { parseAcrAccess } from '../../src/api/validate.js';
 import { KubeApiError } from '../../src/kube/errors.js';
 import { INVALID_CASES, VALID_SPECS } from '../fixtures/admission-cases.js';
@@ -34,6 +35,29 @@ describe('AcrAccess and ClusterAcrAccess CRDs in the real API server', () => {
     expect((err as KubeApiError).code).toBe(422);
     expect((err as Error).message).toContain(`${c.path}:`);
     expect((err as Error).message).toContain(c.message);
+  });
+
+  test('the selector bounds are what keeps the CEL rules within the cost budget', async ({ admin }) => {
+    // The installed CRDs passed the API server's cost estimate (beforeAll). Without maxProperties on matchLabels the
+    // estimate assumes a map as large as a request, and the API server refuses the CRD.
+    const unbounded = structuredClone(clusterAcrAccessCrd);
+    // Another group, so this is a (dry-run) create that cannot be mistaken for an update of the installed CRD.
+    unbounded.spec.group = 'costcheck.acraccess.io';
+    unbounded.metadata.name = `${unbounded.spec.names.plural}.${unbounded.spec.group}`;
+    const drop = (s: unknown): void => {
+      if (typeof s !== 'object' || s === null) return;
+      const o = s as Record<string, unknown>;
+      if (o.properties && typeof o.properties === 'object' && 'matchLabels' in o.properties) {
+        delete (o.properties as Record<string, Record<string, unknown>>).matchLabels!.maxProperties;
+      }
+      Object.values(o).forEach(drop);
+    };
+    drop(unbounded);
+    const err = await admin.apply(unbounded, { dryRun: true }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(KubeApiError);
+    expect((err as KubeApiError).code).toBe(422);
+    expect((err as Error).message).toContain('matchLabels');
+    expect((err as Error).message).toContain('estimated rule cost exceeds budget');
   });
 
   test('status is a subresource: a spec write cannot set it, a status write can', async ({ namespace, admin }) => {
