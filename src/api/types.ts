@@ -111,10 +111,13 @@ export interface AcrAccessStatus {
     ipv4Prefixes?: number;
     ipv6Prefixes?: number;
     retiring?: { prefix: string; since: string; until: string }[];
-    lastRefreshTime?: string;
+    feedPublished?: string;
+    feedAcceptedTime?: string;
   };
   planes?: { pod?: PlaneCoverage; node?: PlaneCoverage };
   objects?: { apiVersion: string; kind: string; namespace?: string; name: string }[];
+  /** The operator's ledger of what it last wrote; make-before-break reads it, never the live objects. */
+  applied?: { prefixes?: string[] };
 }
 
 export type PlaneCoverage = 'Enforced' | 'Audited' | 'NotCovered';

@@ -1,25 +1,21 @@
 import { describe, expect, it } from 'vitest';
-import { canonicalJson, labelValue, objectName, specHash, untouchedSinceWritten } from './ownership.js';
+import { controllerUid, isControlledBy, labelValue, objectName } from './ownership.js';
 
 describe('ownership helpers', () => {
-  it('hashes a spec the same whatever the key order, and differently when a value changes', () => {
-    const a = {
-      podSelector: { matchLabels: { b: '1', a: '2' } },
-      policyTypes: ['Egress'],
-      egress: [{ to: [], ports: [] }],
-    };
-    const b = {
-      egress: [{ ports: [], to: [] }],
-      policyTypes: ['Egress'],
-      podSelector: { matchLabels: { a: '2', b: '1' } },
-    };
-    expect(canonicalJson(a)).toBe(canonicalJson(b));
-    expect(specHash(a)).toBe(specHash(b));
-    expect(specHash({ ...a, policyTypes: ['Ingress'] })).not.toBe(specHash(a));
-    expect(
-      untouchedSinceWritten({ spec: b, metadata: { annotations: { 'acraccess.io/spec-hash': specHash(a) } } }),
-    ).toBe(true);
-    expect(untouchedSinceWritten({ spec: b, metadata: {} })).toBe(false);
+  it("recognises an object as an owner's only by its controller reference and where it lives", () => {
+    const owner = { apiVersion: 'acraccess.io/v1alpha1', kind: 'AcrAccess', name: 'web', namespace: 'a', uid: 'u1' };
+    const ref = (uid: string, controller = true) => ({ ...owner, uid, controller });
+    const obj = (namespace: string, refs: ReturnType<typeof ref>[]) => ({
+      metadata: { namespace, ownerReferences: refs },
+    });
+    expect(isControlledBy(obj('a', [ref('u1')]), owner)).toBe(true);
+    expect(isControlledBy(obj('b', [ref('u1')]), owner)).toBe(false);
+    expect(isControlledBy(obj('a', [ref('u2')]), owner)).toBe(false);
+    expect(isControlledBy(obj('a', [ref('u1', false)]), owner)).toBe(false);
+    expect(isControlledBy(obj('a', [ref('u1')]), { ...owner, uid: undefined })).toBe(false);
+    const cluster = { apiVersion: owner.apiVersion, kind: 'ClusterAcrAccess', name: 'web', uid: 'c1' };
+    expect(isControlledBy(obj('anywhere', [ref('c1')]), cluster)).toBe(true);
+    expect(controllerUid(obj('a', [ref('x', false), ref('y')]))).toBe('y');
   });
 
   it('shortens long names and label values with a hash, keeping them distinct', () => {

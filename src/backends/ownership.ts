@@ -14,7 +14,6 @@ export const ANNOTATIONS = {
   changeNumber: 'acraccess.io/service-tags-change-number',
   hosts: 'acraccess.io/hosts',
   shard: 'acraccess.io/shard',
-  specHash: 'acraccess.io/spec-hash',
 } as const;
 
 /** Labels that mark an object as this owner's; also the selector used to find what to prune. */
@@ -67,29 +66,20 @@ function hash(s: string): string {
   return createHash('sha256').update(s).digest('hex').slice(0, 10);
 }
 
+/** The uid of an object's controller reference, if any. */
+export function controllerUid(obj: { metadata: { ownerReferences?: OwnerReference[] } }): string | undefined {
+  return obj.metadata.ownerReferences?.find((r) => r.controller)?.uid;
+}
+
 /**
- * A short hash of an object's spec, stamped on what the operator writes to recognise later hand edits. Keys are
- * sorted first: the API server returns fields in its own order.
+ * Whether a live object is the given owner's: its controller reference names the owner's uid, and it lives where the
+ * owner may write (an AcrAccess only in its own namespace). Labels and annotations are never evidence: any writer
+ * of the namespace controls them.
  */
-export function specHash(spec: unknown): string {
-  return hash(canonicalJson(spec ?? null));
-}
-
-export function canonicalJson(value: unknown): string {
-  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;
-  if (value && typeof value === 'object') {
-    const entries = Object.entries(value as Record<string, unknown>)
-      .filter(([, v]) => v !== undefined)
-      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
-    return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonicalJson(v)}`).join(',')}}`;
-  }
-  return JSON.stringify(value);
-}
-
-/** Is the live object's spec still the one the operator wrote? */
-export function untouchedSinceWritten(obj: {
-  spec?: unknown;
-  metadata: { annotations?: Record<string, string> };
-}): boolean {
-  return obj.metadata.annotations?.[ANNOTATIONS.specHash] === specHash(obj.spec);
+export function isControlledBy(
+  obj: { metadata: { namespace?: string; ownerReferences?: OwnerReference[] } },
+  owner: IntentOwner,
+): boolean {
+  if (!owner.uid || controllerUid(obj) !== owner.uid) return false;
+  return !owner.namespace || obj.metadata.namespace === owner.namespace;
 }

@@ -1,7 +1,8 @@
 import { isDeepStrictEqual } from 'node:util';
-import { LABELS, MANAGED_BY } from '../backends/ownership.js';
+import { controllerUid, isControlledBy } from '../backends/ownership.js';
 import type { IntentOwner } from '../intent/intent.js';
 import type { KubeClient } from '../kube/client.js';
+import { isConflict } from '../kube/errors.js';
 import type { KubeObject } from '../kube/types.js';
 
 /**
@@ -23,15 +24,17 @@ export function needsApply(desired: KubeObject, live: KubeObject | undefined): b
   return false;
 }
 
-/** Is this live object really the given owner's: managed-by and owner labels, and a matching controller reference? */
-export function isOwnedBy(live: KubeObject, owner: IntentOwner): boolean {
-  const labels = live.metadata.labels ?? {};
-  if (labels[LABELS.managedBy] !== MANAGED_BY || labels[LABELS.ownerKind] !== owner.kind) return false;
-  if (owner.namespace && labels[LABELS.ownerNamespace] !== owner.namespace) return false;
-  const refs = live.metadata.ownerReferences ?? [];
-  const controller = refs.find((r) => r.controller);
-  if (controller && owner.uid && controller.uid !== owner.uid) return false;
-  return true;
+/** A desired object's name is taken by an object this owner does not control; it is never overwritten. */
+export class NameConflictError extends Error {
+  constructor(
+    readonly object: string,
+    readonly holder: string,
+  ) {
+    super(
+      `${object} already exists and is not this resource's (${holder}); it is left as it is. Rename or delete it, or rename this resource`,
+    );
+    this.name = 'NameConflictError';
+  }
 }
 
 export interface ApplyOutcome {
@@ -40,10 +43,14 @@ export interface ApplyOutcome {
   unchanged: number;
 }
 
+export const objectKey = (o: KubeObject) => `${o.kind}/${o.metadata.namespace ?? ''}/${o.metadata.name}`;
+
 /**
- * Brings the live objects in line with the desired ones: server-side apply of what differs, deletion (with uid
- * and resourceVersion preconditions) of owned objects no longer desired. `live` is what the caller's cache holds
- * for this owner.
+ * Brings the live objects in line with the desired ones. `live` is what the caller's cache holds with this owner's
+ * controller reference. An object not yet in it is created (a POST fails on a taken name, so a user's object is
+ * never taken over); one that is, is server-side applied with its uid, so a replaced object is not written either.
+ * Objects no longer desired are deleted only when controlled by this owner, with uid and resourceVersion
+ * preconditions.
  */
 export async function applyAndPrune(
   client: KubeClient,
@@ -51,16 +58,17 @@ export async function applyAndPrune(
   desired: KubeObject[],
   live: KubeObject[],
 ): Promise<ApplyOutcome> {
-  const key = (o: KubeObject) => `${o.kind}/${o.metadata.namespace ?? ''}/${o.metadata.name}`;
-  const liveByKey = new Map(live.map((o) => [key(o), o]));
+  const liveByKey = new Map(live.filter((o) => isControlledBy(o, owner)).map((o) => [objectKey(o), o]));
   const outcome: ApplyOutcome = { applied: [], deleted: [], unchanged: 0 };
   for (const want of desired) {
-    if (needsApply(want, liveByKey.get(key(want)))) outcome.applied.push(await client.apply(want));
+    const have = liveByKey.get(objectKey(want));
+    if (!have) outcome.applied.push(await createOrAdopt(client, owner, want));
+    else if (needsApply(want, have)) outcome.applied.push(await client.apply(withUid(want, have)));
     else outcome.unchanged++;
   }
-  const wanted = new Set(desired.map(key));
-  for (const obj of live) {
-    if (wanted.has(key(obj)) || !isOwnedBy(obj, owner)) continue;
+  const wanted = new Set(desired.map(objectKey));
+  for (const obj of liveByKey.values()) {
+    if (wanted.has(objectKey(obj))) continue;
     const removed = await client.delete(
       { apiVersion: obj.apiVersion, kind: obj.kind, namespace: obj.metadata.namespace, name: obj.metadata.name },
       { uid: obj.metadata.uid, resourceVersion: obj.metadata.resourceVersion },
@@ -68,4 +76,33 @@ export async function applyAndPrune(
     if (removed) outcome.deleted.push(obj);
   }
   return outcome;
+}
+
+async function createOrAdopt(client: KubeClient, owner: IntentOwner, want: KubeObject): Promise<KubeObject> {
+  try {
+    return await client.create(want);
+  } catch (err) {
+    if (!isConflict(err)) throw err;
+  }
+  const ref = {
+    apiVersion: want.apiVersion,
+    kind: want.kind,
+    namespace: want.metadata.namespace,
+    name: want.metadata.name,
+  };
+  const existing = await client.get(ref);
+  // Ours but not in the cache yet (a watch lags a write): update it like any other.
+  if (existing && isControlledBy(existing, owner)) return client.apply(withUid(want, existing));
+  const where = `${want.kind} ${want.metadata.namespace ? `${want.metadata.namespace}/` : ''}${want.metadata.name}`;
+  if (!existing) throw new Error(`${where} was deleted while being created; retrying`);
+  const controller = existing.metadata.ownerReferences?.find((r) => r.controller);
+  const holder = controller
+    ? `controlled by ${controller.kind} ${controller.name} (uid ${controllerUid(existing)})`
+    : 'not created by this operator';
+  throw new NameConflictError(where, holder);
+}
+
+/** The uid makes the apply a precondition: if the object was replaced, the API server refuses the write. */
+function withUid(want: KubeObject, live: KubeObject): KubeObject {
+  return live.metadata.uid ? { ...want, metadata: { ...want.metadata, uid: live.metadata.uid } } : want;
 }

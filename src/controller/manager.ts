@@ -1,10 +1,10 @@
 import { isDeepStrictEqual } from 'node:util';
 import { API_VERSION, KIND_ACR_ACCESS, KIND_CLUSTER_ACR_ACCESS, type AnyAcrAccess } from '../api/types.js';
-import { ANNOTATIONS, LABELS, MANAGED_BY } from '../backends/ownership.js';
+import { LABELS, MANAGED_BY } from '../backends/ownership.js';
 import type { EndpointResolver } from '../endpoints/endpoints.js';
 import type { KubeClient } from '../kube/client.js';
 import { Reflector } from '../kube/reflector.js';
-import type { KubeObject } from '../kube/types.js';
+import type { KubeObject, OwnerReference } from '../kube/types.js';
 import type { Logger } from '../observability/logger.js';
 import type { Metrics } from '../observability/metrics.js';
 import type { DnsCache } from './dns-cache.js';
@@ -45,7 +45,8 @@ export class Manager {
   private readonly reflectors: Reflector[] = [];
   private readonly resources: Reflector<AnyAcrAccess>[] = [];
   private namespaces!: Reflector;
-  private readonly policiesByOwner = new Map<string, Map<string, KubeObject>>();
+  private readonly objectsByOwnerUid = new Map<string, Map<string, KubeObject>>();
+  private readonly reportedForeign = new Set<string>();
   private readonly usedTags = new Map<string, string[]>();
   private readonly usedHosts = new Map<string, string[]>();
   private readonly reconciler: Reconciler;
@@ -73,7 +74,7 @@ export class Manager {
       recorder: new EventRecorder(deps.client, deps.logger, deps.config.instance),
       caches: {
         resource: (key) => this.lookup(key),
-        ownedPolicies: (owner) => [...(this.policiesByOwner.get(owner)?.values() ?? [])],
+        ownedObjects: (uid) => [...(this.objectsByOwnerUid.get(uid)?.values() ?? [])],
         namespaces: () => this.namespaces.list(),
       },
       logger: deps.logger,
@@ -227,28 +228,50 @@ export class Manager {
     };
   }
 
+  /**
+   * Indexes managed objects by their controller reference's uid, never by labels or annotations (any writer of a
+   * namespace controls those). An object of ours in name only is ignored and reported once.
+   */
   private policyHandlers() {
-    const ownerKeyOf = (o: KubeObject) => {
-      const id = o.metadata.annotations?.[ANNOTATIONS.owner];
-      if (!id) return undefined;
-      const [kind, ...rest] = id.split('/');
-      return { id, key: `${kind}:${rest.join('/')}` };
-    };
+    const indexed = new Map<string, string>();
     const index = (o: KubeObject, present: boolean) => {
-      const owner = ownerKeyOf(o);
-      if (!owner) return;
-      let byName = this.policiesByOwner.get(owner.id);
-      if (!byName) this.policiesByOwner.set(owner.id, (byName = new Map<string, KubeObject>()));
       const name = `${o.metadata.namespace}/${o.metadata.name}`;
-      if (present) byName.set(name, o);
-      else byName.delete(name);
-      this.queue.add(owner.key);
+      const before = indexed.get(name);
+      if (before !== undefined) {
+        this.objectsByOwnerUid.get(before)?.delete(name);
+        if (this.objectsByOwnerUid.get(before)?.size === 0) this.objectsByOwnerUid.delete(before);
+        indexed.delete(name);
+      }
+      const ref = o.metadata.ownerReferences?.find((r) => r.controller);
+      const ownerKey = ref && ownerKeyOf(ref, o.metadata.namespace);
+      if (!ref || !ownerKey) {
+        if (present) this.reportForeign(o);
+        return;
+      }
+      if (present) {
+        let byName = this.objectsByOwnerUid.get(ref.uid);
+        if (!byName) this.objectsByOwnerUid.set(ref.uid, (byName = new Map<string, KubeObject>()));
+        byName.set(name, o);
+        indexed.set(name, ref.uid);
+      }
+      this.queue.add(ownerKey);
     };
     return {
       onAdd: (o: KubeObject) => index(o, true),
       onUpdate: (o: KubeObject) => index(o, true),
       onDelete: (o: KubeObject) => index(o, false),
     };
+  }
+
+  private reportForeign(o: KubeObject): void {
+    const uid = o.metadata.uid ?? '';
+    if (this.reportedForeign.has(uid)) return;
+    if (this.reportedForeign.size > 10_000) this.reportedForeign.clear();
+    this.reportedForeign.add(uid);
+    this.deps.logger.warn(
+      { namespace: o.metadata.namespace, name: o.metadata.name, kind: o.kind },
+      "ignoring an object that carries the operator's labels but no controller reference to an AcrAccess or ClusterAcrAccess",
+    );
   }
 
   private lookup(key: string): AnyAcrAccess | undefined {
@@ -301,3 +324,12 @@ export class Manager {
 }
 
 const NP = { apiVersion: 'networking.k8s.io/v1', kind: 'NetworkPolicy' };
+
+/** The work-queue key of the AcrAccess or ClusterAcrAccess a controller reference names, if it names one. */
+function ownerKeyOf(ref: OwnerReference, namespace: string | undefined): string | undefined {
+  if (ref.apiVersion.split('/')[0] !== API_VERSION.split('/')[0]) return undefined;
+  if (ref.kind === KIND_CLUSTER_ACR_ACCESS) return `${KIND_CLUSTER_ACR_ACCESS}:${ref.name}`;
+  // A namespaced owner can only own objects of its own namespace.
+  if (ref.kind === KIND_ACR_ACCESS && namespace) return `${KIND_ACR_ACCESS}:${namespace}/${ref.name}`;
+  return undefined;
+}

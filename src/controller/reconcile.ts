@@ -7,18 +7,19 @@ import {
   resolveEndpointHosts,
   type AddressSet,
 } from '../addresses/address-set.js';
-import { parsePrefix } from '../addresses/cidr.js';
 import type { DnsAnswer } from '../addresses/dns.js';
 import { planNetworkPolicies } from '../backends/networkpolicy/plan.js';
-import { ANNOTATIONS, ownerId, specHash, untouchedSinceWritten } from '../backends/ownership.js';
+import { isControlledBy, ownerId } from '../backends/ownership.js';
 import { allHosts, type EndpointResolver, type RegistryEndpoints } from '../endpoints/endpoints.js';
 import { ownerOf, podPlaneIntent } from '../intent/intent.js';
 import type { KubeClient } from '../kube/client.js';
-import { matchesSelector } from '../kube/selector.js';
+import { KubeApiError } from '../kube/errors.js';
 import type { KubeObject } from '../kube/types.js';
 import type { Logger } from '../observability/logger.js';
 import type { Metrics } from '../observability/metrics.js';
-import { applyAndPrune } from './apply.js';
+import { NameConflictError, applyAndPrune } from './apply.js';
+import { CONDITIONS, conditionOf } from './conditions.js';
+import { ledgerPrefixes, selectNamespaces } from './scope.js';
 import type { DnsCache } from './dns-cache.js';
 import type { EventRecorder } from './events.js';
 import type { FeedManager } from './feeds.js';
@@ -31,6 +32,8 @@ export interface ReconcilerConfig {
   allowedRegistries: string[];
   /** Namespaces a ClusterAcrAccess may write into; empty means all. */
   watchedNamespaces: string[];
+  /** The operator's own namespace: like the system namespaces, selected only when named explicitly. */
+  operatorNamespace?: string;
   maxBytesPerObject?: number;
   /** How long to wait before trying again when there is no data at all. */
   noDataRetryMs: number;
@@ -39,8 +42,8 @@ export interface ReconcilerConfig {
 /** What the reconciler reads; the manager backs it with informer caches. */
 export interface ReconcilerCaches {
   resource(key: string): AnyAcrAccess | undefined;
-  /** Live NetworkPolicies carrying this owner's id. */
-  ownedPolicies(ownerId: string): KubeObject[];
+  /** Live managed objects whose controller reference names this uid. */
+  ownedObjects(ownerUid: string): KubeObject[];
   namespaces(): KubeObject[];
 }
 
@@ -68,10 +71,17 @@ class Stalled extends Error {
   constructor(
     readonly reason: string,
     message: string,
+    /** When to look again; a Stalled resource is not retried with backoff, only at this pace and on changes. */
+    readonly retryAfterMs?: number,
   ) {
     super(message);
   }
 }
+
+/** Requeue delays stay far below Node's timer limit (~24.8 days), past which a timer fires at once. */
+export const MAX_REQUEUE_MS = 12 * 3_600_000;
+const NAME_CONFLICT_RETRY_MS = 60_000;
+const REJECTED_RETRY_MS = 5 * 60_000;
 
 export function resourceKey(r: Pick<AnyAcrAccess, 'kind' | 'metadata'>): string {
   return `${r.kind}:${r.metadata.namespace ? `${r.metadata.namespace}/` : ''}${r.metadata.name}`;
@@ -94,7 +104,7 @@ export class Reconciler {
     if (!resource || resource.metadata.deletionTimestamp) return {};
     const now = this.deps.now?.() ?? new Date();
     const owner = ownerOf(resource);
-    const live = this.deps.caches.ownedPolicies(ownerId(owner));
+    const live = owner.uid ? this.deps.caches.ownedObjects(owner.uid).filter((o) => isControlledBy(o, owner)) : [];
     const outcome: Outcome = {};
     const result: ReconcileResult = {};
     try {
@@ -112,9 +122,15 @@ export class Reconciler {
     } catch (err) {
       if (!(err instanceof Stalled)) throw err;
       outcome.stalled = { reason: err.reason, message: err.message };
-      await this.deps.recorder.record(regarding(resource), 'Warning', err.reason, err.message);
+      if (err.retryAfterMs !== undefined) result.requeueAfterMs = err.retryAfterMs;
+      // Once per transition, not on every resync or restart: the condition already says it.
+      const before = conditionOf(resource.status?.conditions, CONDITIONS.stalled);
+      const same = before?.status === 'True' && before.reason === err.reason && before.message === err.message;
+      if (!same) await this.deps.recorder.record(regarding(resource), 'Warning', err.reason, err.message);
     }
+    outcome.live = live;
     await this.writeStatus(resource, outcome, now);
+    if (result.requeueAfterMs !== undefined) result.requeueAfterMs = Math.min(result.requeueAfterMs, MAX_REQUEUE_MS);
     return result;
   }
 
@@ -212,24 +228,29 @@ export class Reconciler {
   ): Promise<void> {
     const { config } = this.deps;
     // Every removal retires with grace, whether the feed, DNS or the spec caused it: a replica dropped from the spec
-    // can still serve pulls until DNS caches expire, and an unrelated edit must not end a grace period.
+    // can still serve pulls until DNS caches expire, and an unrelated edit must not end a grace period. What was
+    // allowed comes from the operator's own ledger in status, never from live objects, which others can edit.
     const retention = retain({
       desired: [...addresses.ipv4, ...addresses.ipv6],
-      // Only policies unchanged since written say what was allowed; a hand edit is restored, not retired.
-      applied: live.filter(untouchedSinceWritten).flatMap(policyPrefixes),
+      applied: ledgerPrefixes(resource.status),
       retiring: resource.status?.addresses?.retiring ?? [],
       now,
       graceMs: config.graceMs,
     });
     const ipv4 = retention.effective.filter((p) => !p.includes(':'));
     const ipv6 = retention.effective.filter((p) => p.includes(':'));
-    const intent = podPlaneIntent(resource, endpoints, { ...addresses, ipv4, ipv6 }, this.namespacesFor(resource));
+    const scope = this.namespacesFor(resource);
+    if (scope.excluded.length > 0) {
+      outcome.notes = [
+        ...(outcome.notes ?? []),
+        `namespaces ${scope.excluded.join(', ')} match namespaceSelector but are system or operator namespaces, selected only when named by kubernetes.io/metadata.name`,
+      ];
+    }
+    const intent = podPlaneIntent(resource, endpoints, { ...addresses, ipv4, ipv6 }, scope.selected);
     const desired = planNetworkPolicies(
       intent,
       config.maxBytesPerObject ? { maxBytesPerObject: config.maxBytesPerObject } : {},
     );
-    for (const obj of desired)
-      obj.metadata.annotations = { ...obj.metadata.annotations, [ANNOTATIONS.specHash]: specHash(obj.spec) };
     outcome.addresses = addresses;
     outcome.effective = { ipv4: ipv4.length, ipv6: ipv6.length };
     outcome.retiring = retention.retiring;
@@ -240,10 +261,23 @@ export class Reconciler {
     const expiry = nextExpiry(retention.retiring);
     if (expiry !== undefined) result.requeueAfterMs = Math.max(1000, expiry - now.getTime() + 1000);
     if (resource.spec.mode === 'Audit') {
+      // Audit writes nothing, and removes nothing either: objects written before stay as they are (status lists
+      // them), since removing an allow rule is what breaks pulls. Deleting the resource removes them.
       outcome.audit = true;
       return;
     }
-    const applied = await applyAndPrune(this.deps.client, intent.owner, desired, live);
+    let applied;
+    try {
+      applied = await applyAndPrune(this.deps.client, intent.owner, desired, live);
+    } catch (err) {
+      if (err instanceof NameConflictError) throw new Stalled('NameConflict', err.message, NAME_CONFLICT_RETRY_MS);
+      if (err instanceof KubeApiError && [400, 403, 422].includes(err.code)) {
+        // The API server will refuse the same write again: say why instead of retrying it hot.
+        throw new Stalled('WriteRejected', `the API server refused a write: ${err.message}`, REJECTED_RETRY_MS);
+      }
+      throw err;
+    }
+    outcome.written = [...retention.effective];
     if (applied.applied.length + applied.deleted.length > 0) {
       const before = resource.status?.addresses?.serviceTagsChangeNumber;
       const feedNote =
@@ -259,16 +293,14 @@ export class Reconciler {
     }
   }
 
-  private namespacesFor(resource: AnyAcrAccess): string[] {
-    if (resource.kind === KIND_ACR_ACCESS) return [];
-    const selector = resource.spec.namespaceSelector;
-    if (!selector) return [];
-    const watched = this.deps.config.watchedNamespaces;
-    return this.deps.caches
+  private namespacesFor(resource: AnyAcrAccess): { selected: string[]; excluded: string[] } {
+    if (resource.kind === KIND_ACR_ACCESS || !resource.spec.namespaceSelector) return { selected: [], excluded: [] };
+    const { watchedNamespaces, operatorNamespace } = this.deps.config;
+    const candidates = this.deps.caches
       .namespaces()
-      .filter((ns) => !ns.metadata.deletionTimestamp && matchesSelector(selector, ns.metadata.labels))
-      .map((ns) => ns.metadata.name)
-      .filter((n) => watched.length === 0 || watched.includes(n));
+      .filter((ns) => !ns.metadata.deletionTimestamp)
+      .filter((ns) => watchedNamespaces.length === 0 || watchedNamespaces.includes(ns.metadata.name));
+    return selectNamespaces(resource.spec.namespaceSelector, candidates, operatorNamespace);
   }
 
   private async writeStatus(resource: AnyAcrAccess, outcome: Outcome, now: Date): Promise<void> {
@@ -284,25 +316,6 @@ export class Reconciler {
       status,
     });
   }
-}
-
-/** Prefixes in the ipBlocks of a live NetworkPolicy. */
-export function policyPrefixes(np: KubeObject): string[] {
-  const egress = (np.spec as { egress?: { to?: { ipBlock?: { cidr?: string } }[] }[] } | undefined)?.egress ?? [];
-  const out: string[] = [];
-  for (const rule of egress) {
-    for (const peer of rule.to ?? []) {
-      const cidr = peer.ipBlock?.cidr;
-      if (!cidr) continue;
-      try {
-        parsePrefix(cidr);
-        out.push(cidr);
-      } catch {
-        // a hand-edited policy may hold anything; it is not ours to keep
-      }
-    }
-  }
-  return out;
 }
 
 function regarding(resource: AnyAcrAccess) {

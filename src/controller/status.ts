@@ -20,6 +20,12 @@ export interface Outcome {
   retiring?: RetiringPrefix[];
   objects?: KubeObject[];
   audit?: boolean;
+  /** Objects in force now under this owner's controller reference. */
+  live?: KubeObject[];
+  /** Prefixes written in this reconcile: the next ledger entry. */
+  written?: string[];
+  /** Things a person should know that are not failures (e.g. namespaces left out). */
+  notes?: string[];
 }
 
 /** The whole status for one reconcile; equal inputs give an equal status, so an idle resync writes nothing. */
@@ -40,11 +46,13 @@ export function buildStatus(resource: AnyAcrAccess, o: Outcome, now: Date): AcrA
   } else {
     const n = (o.effective?.ipv4 ?? 0) + (o.effective?.ipv6 ?? 0);
     const verb = o.audit ? 'would allow (Audit mode: nothing written)' : 'allow';
+    const kept = o.audit && o.live?.length ? `; ${o.live.length} written before Audit stay in force unchanged` : '';
+    const notes = (o.notes ?? []).map((x) => `; ${x}`).join('');
     add(
       CONDITIONS.ready,
       true,
       o.audit ? 'Audited' : 'Applied',
-      `${o.objects?.length ?? 0} NetworkPolicies ${verb} ${n} prefixes on the pod plane; the node plane (kubelet image pulls) is not covered by NetworkPolicy`,
+      `${o.objects?.length ?? 0} NetworkPolicies ${verb} ${n} prefixes on the pod plane${kept}; the node plane (kubelet image pulls) is not covered by NetworkPolicy${notes}`,
     );
   }
   add(
@@ -101,20 +109,31 @@ export function buildStatus(resource: AnyAcrAccess, o: Outcome, now: Date): AcrA
       ipv4Prefixes: o.effective.ipv4,
       ipv6Prefixes: o.effective.ipv6,
       retiring: o.retiring ?? [],
-      ...(o.acceptedAt ? { lastRefreshTime: o.acceptedAt.replace(/\.\d{3}Z$/, 'Z') } : {}),
+      ...(o.addresses.feed.published ? { feedPublished: o.addresses.feed.published } : {}),
+      ...(o.acceptedAt ? { feedAcceptedTime: o.acceptedAt.replace(/\.\d{3}Z$/, 'Z') } : {}),
     };
   } else if (previous.addresses) status.addresses = previous.addresses;
-  const pod: PlaneCoverage = applied ? (o.audit ? 'Audited' : 'Enforced') : (previous.planes?.pod ?? 'NotCovered');
+  // Status says what is in force: what was written now, else the live objects (Audit, a stall, no data).
+  const inForce = applied && !o.audit ? (o.objects ?? []) : (o.live ?? []);
+  const pod: PlaneCoverage = inForce.length > 0 ? 'Enforced' : o.audit && applied ? 'Audited' : 'NotCovered';
   status.planes = { pod, node: 'NotCovered' };
-  const objects = o.objects ?? [];
-  status.objects = o.audit
-    ? []
-    : objects.map((x) => ({
-        apiVersion: x.apiVersion,
-        kind: x.kind,
-        ...(x.metadata.namespace ? { namespace: x.metadata.namespace } : {}),
-        name: x.metadata.name,
-      }));
-  if (!o.objects && previous.objects) status.objects = previous.objects;
+  status.objects = inForce.map(refOf).sort(byRef);
+  const ledger = o.written ?? previous.applied?.prefixes;
+  if (ledger) status.applied = { prefixes: ledger };
   return status;
+}
+
+function refOf(x: KubeObject): NonNullable<AcrAccessStatus['objects']>[number] {
+  return {
+    apiVersion: x.apiVersion,
+    kind: x.kind,
+    ...(x.metadata.namespace ? { namespace: x.metadata.namespace } : {}),
+    name: x.metadata.name,
+  };
+}
+
+function byRef(a: { namespace?: string; name: string }, b: { namespace?: string; name: string }): number {
+  const ka = `${a.namespace ?? ''}/${a.name}`;
+  const kb = `${b.namespace ?? ''}/${b.name}`;
+  return ka < kb ? -1 : ka > kb ? 1 : 0;
 }

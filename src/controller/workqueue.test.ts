@@ -79,4 +79,12 @@ describe('WorkQueue', () => {
     q.add('late');
     expect(q.length).toBe(0);
   });
+
+  it('holds a delay longer than a Node timer can instead of firing it at once', async () => {
+    const q = new WorkQueue();
+    q.addAfter('late', 30 * 86_400_000);
+    await new Promise((r) => setTimeout(r, 50));
+    expect(q.length).toBe(0);
+    q.shutdown();
+  });
 });

@@ -1,5 +1,8 @@
 import { backoffDelay } from '../kube/backoff.js';
 
+/** The longest delay Node's timers honour. */
+export const MAX_TIMER_MS = 2 ** 31 - 1;
+
 export interface WorkQueueOptions {
   /** Per-item exponential backoff for addRateLimited: base and cap (client-go: 5 ms to 1000 s). */
   baseDelayMs?: number;
@@ -51,6 +54,8 @@ export class WorkQueue<K extends string = string> {
   addAfter(key: K, delayMs: number): void {
     if (this.shuttingDown) return;
     if (delayMs <= 0) return this.add(key);
+    // Node fires a timer longer than 2^31-1 ms at once: clamp, the caller re-checks when it fires.
+    delayMs = Math.min(delayMs, MAX_TIMER_MS);
     const at = this.now() + delayMs;
     const pending = this.timers.get(key);
     if (pending && pending.at <= at) return;

@@ -2,9 +2,9 @@ import { afterEach, beforeAll, describe, expect } from 'vitest';
 import type { Operator } from '../../src/controller/operator.js';
 import { coverStrings } from '../../src/addresses/cidr.js';
 import { acrAccess, cidrsOf, condition, eventsFor, npRef, waitReady } from '../support/acraccess.js';
-import { clientFor, eventually, test } from '../support/cluster.js';
+import { clientFor, createNamespace, eventually, test } from '../support/cluster.js';
 import { expectedCover, realFeed } from '../support/feeds.js';
-import { installOperatorPrerequisites, startTestOperator } from '../support/operator.js';
+import { bindOperatorNamespace, installOperatorPrerequisites, startTestOperator } from '../support/operator.js';
 
 let operator: Operator | undefined;
 afterEach(async () => {
@@ -142,7 +142,10 @@ describe('the controller on a real API server', () => {
     namespace,
     admin,
   }) => {
-    operator = await startTestOperator(namespace);
+    // The operator's own namespace is never swept in by a selector that does not name it: run it elsewhere.
+    const own = await createNamespace(admin, 'operator');
+    await bindOperatorNamespace(admin, own);
+    operator = await startTestOperator(own, { watchedNamespaces: [namespace, own] });
     const cluster = {
       apiVersion: 'acraccess.io/v1alpha1',
       kind: 'ClusterAcrAccess',
@@ -155,7 +158,7 @@ describe('the controller on a real API server', () => {
     };
     try {
       await admin.apply(cluster);
-      const npName = `acr-access-cluster-c-${namespace}`;
+      const npName = `cluster-acr-access-c-${namespace}`;
       await eventually(
         'ClusterAcrAccess ready',
         async () =>
@@ -183,6 +186,7 @@ describe('the controller on a real API server', () => {
         kind: 'ClusterAcrAccess',
         name: cluster.metadata.name,
       });
+      await admin.delete({ apiVersion: 'v1', kind: 'Namespace', name: own });
     }
   });
 });

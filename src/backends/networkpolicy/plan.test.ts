@@ -92,8 +92,8 @@ describe('planNetworkPolicies', () => {
     });
     const objects = planNetworkPolicies(cluster);
     expect(objects.map((o) => `${o.metadata.namespace}/${o.metadata.name}`)).toEqual([
-      'a/acr-access-cluster-contoso',
-      'b/acr-access-cluster-contoso',
+      'a/cluster-acr-access-contoso',
+      'b/cluster-acr-access-contoso',
     ]);
     expect(objects.every((o) => o.metadata.ownerReferences?.[0]?.uid === 'u-2')).toBe(true);
     const foreign = intent({ workloads: { podSelector: {}, namespaces: ['elsewhere'] }, owner: { ...withUid.owner } });

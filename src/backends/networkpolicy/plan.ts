@@ -30,7 +30,7 @@ export function planNetworkPolicies(intent: EgressIntent, opts: NetworkPolicyPla
     opts.maxBytesPerObject ?? DEFAULT_MAX_BYTES,
   );
   const base =
-    intent.owner.kind === 'AcrAccess' ? `acr-access-${intent.owner.name}` : `acr-access-cluster-${intent.owner.name}`;
+    intent.owner.kind === 'AcrAccess' ? `acr-access-${intent.owner.name}` : `cluster-acr-access-${intent.owner.name}`;
   const objects: KubeObject[] = [];
   for (const namespace of intent.workloads.namespaces) {
     shards.forEach((shard, i) => {
