@@ -101,22 +101,27 @@ describe('cover against Python ipaddress.collapse_addresses on the real feed', (
       `cover oracle test skipped: ${!py ? 'python3 not installed' : 'shared/upstream not found beside the repository'}`,
     );
 
-  it.skipIf(!py || !feedFile)('gives exactly the same cover for ACR+Storage tags and for the whole feed', () => {
-    const feed = JSON.parse(readFileSync(feedFile!, 'utf8')) as {
-      values: { name: string; properties: { addressPrefixes: string[] } }[];
-    };
-    const registry = feed.values
-      .filter((v) => /^(AzureContainerRegistry|Storage)(\.|$)/.test(v.name))
-      .flatMap((v) => v.properties.addressPrefixes);
-    const everything = feed.values.flatMap((v) => v.properties.addressPrefixes);
-    for (const input of [registry, everything]) {
-      const expected = JSON.parse(
-        execFileSync(py!, ['-c', ORACLE], { input: JSON.stringify(input), maxBuffer: 1 << 28 }).toString(),
-      ) as string[];
-      const actual = coverStrings(input);
-      expect(actual.length).toBe(expected.length);
-      expect(actual).toEqual(expected);
-    }
-    expect(everything.length).toBeGreaterThan(90_000);
-  });
+  it.skipIf(!py || !feedFile)(
+    'gives exactly the same cover for ACR+Storage tags and for the whole feed',
+    () => {
+      const feed = JSON.parse(readFileSync(feedFile!, 'utf8')) as {
+        values: { name: string; properties: { addressPrefixes: string[] } }[];
+      };
+      const registry = feed.values
+        .filter((v) => /^(AzureContainerRegistry|Storage)(\.|$)/.test(v.name))
+        .flatMap((v) => v.properties.addressPrefixes);
+      const everything = feed.values.flatMap((v) => v.properties.addressPrefixes);
+      for (const input of [registry, everything]) {
+        const expected = JSON.parse(
+          execFileSync(py!, ['-c', ORACLE], { input: JSON.stringify(input), maxBuffer: 1 << 28 }).toString(),
+        ) as string[];
+        const actual = coverStrings(input);
+        expect(actual.length).toBe(expected.length);
+        expect(actual).toEqual(expected);
+      }
+      expect(everything.length).toBeGreaterThan(90_000);
+      // Python collapses 95,823 prefixes in about a second idle; on a loaded 2-core machine it can take many more.
+    },
+    60_000,
+  );
 });

@@ -1,6 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { gunzipSync } from 'node:zlib';
 import type { KubeClient } from '../kube/client.js';
 import { CLOUDS, type CloudName } from '../endpoints/clouds.js';
 import { FeedError, parseServiceTags, publishedFromFileName, type ServiceTagFeed } from './servicetags.js';
@@ -19,14 +20,46 @@ export class FileSource implements ServiceTagSource {
   }
 
   async load(): Promise<ServiceTagFeed> {
-    const text = await readFile(this.file, 'utf8').catch((err: Error) => {
+    const bytes = await readFile(this.file).catch((err: Error) => {
       throw new FeedError(this.description, '', `cannot be read (${err.message})`);
     });
-    return parseServiceTags(text, this.description, publishedFromFileName(this.file));
+    const text = feedText(bytes, this.description);
+    return parseServiceTags(text, this.description, publishedFromFileName(this.file.replace(/\.gz$/i, '')));
   }
 }
 
-/** A ConfigMap holding the weekly file under one key (data or binaryData, as `kubectl create --from-file` does). */
+/** The largest feed text accepted, compressed or not: the weekly public file is 4.2 MB, so 16× headroom. */
+export const MAX_FEED_TEXT_BYTES = 64 * 1024 * 1024;
+
+const isGzip = (b: Buffer) => b.length >= 2 && b[0] === 0x1f && b[1] === 0x8b;
+
+/** Feed bytes as text: gzip (detected by its magic number) is inflated, never past MAX_FEED_TEXT_BYTES. */
+export function feedText(bytes: Buffer, description: string): string {
+  let text = bytes;
+  if (isGzip(bytes)) {
+    try {
+      text = gunzipSync(bytes, { maxOutputLength: MAX_FEED_TEXT_BYTES });
+    } catch (err) {
+      const tooBig = (err as NodeJS.ErrnoException).code === 'ERR_BUFFER_TOO_LARGE';
+      throw new FeedError(
+        description,
+        '',
+        tooBig
+          ? `the gzip data inflates to more than ${MAX_FEED_TEXT_BYTES / 1024 / 1024} MiB`
+          : `the gzip data is corrupt (${(err as Error).message})`,
+      );
+    }
+  } else if (bytes.length > MAX_FEED_TEXT_BYTES) {
+    throw new FeedError(description, '', `larger than ${MAX_FEED_TEXT_BYTES / 1024 / 1024} MiB`);
+  }
+  return text.toString('utf8');
+}
+
+/**
+ * A ConfigMap holding the weekly file under one key, as `kubectl create configmap --from-file` stores it: plain
+ * text in `data`, or in `binaryData`, gzip-compressed or not. A ConfigMap holds at most 1 MiB, so the 4.2 MB
+ * public file only fits gzipped (0.5 MB): when the configured key is absent, `<key>.gz` is read instead.
+ */
 export class ConfigMapSource implements ServiceTagSource {
   constructor(
     private readonly client: KubeClient,
@@ -58,10 +91,20 @@ export interface ConfigMapLike {
 }
 
 export function feedFromConfigMap(cm: ConfigMapLike, key: string, description: string): ServiceTagFeed {
-  const text =
-    cm.data?.[key] ?? (cm.binaryData?.[key] ? Buffer.from(cm.binaryData[key], 'base64').toString('utf8') : undefined);
-  if (text === undefined) throw new FeedError(description, '', `the ConfigMap has no key ${key}`);
+  const gzKey = key.endsWith('.gz') ? undefined : `${key}.gz`;
+  const text = configMapText(cm, key, description) ?? (gzKey ? configMapText(cm, gzKey, description) : undefined);
+  if (text === undefined)
+    throw new FeedError(description, '', `the ConfigMap has no key ${key}${gzKey ? ` (nor ${gzKey})` : ''}`);
   return parseServiceTags(text, description, cm.metadata?.annotations?.['acraccess.io/published']);
+}
+
+function configMapText(cm: ConfigMapLike, key: string, description: string): string | undefined {
+  if (cm.data?.[key] !== undefined) return cm.data[key];
+  const encoded = cm.binaryData?.[key];
+  if (encoded === undefined) return undefined;
+  const bytes = Buffer.from(encoded, 'base64');
+  if (key.endsWith('.gz') && !isGzip(bytes)) throw new FeedError(description, '', `key ${key} is not gzip data`);
+  return feedText(bytes, description);
 }
 
 const snapshotDir = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../data/servicetags');

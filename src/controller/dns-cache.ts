@@ -5,6 +5,11 @@ export interface DnsCacheOptions {
   /** TTLs are clamped into [floor, ceiling] so a 0-second TTL cannot hammer the resolver nor a day-long one go stale. */
   floorMs: number;
   ceilingMs: number;
+  /**
+   * Ceiling for negative answers (NXDOMAIN/NODATA: an optional host not in use), default `ceilingMs`. Lower it to
+   * notice sooner a host that appears, e.g. a registry enabling dedicated data endpoints.
+   */
+  negativeCeilingMs?: number;
   now?: () => number;
 }
 
@@ -16,8 +21,10 @@ interface Entry {
 }
 
 /**
- * DNS answers shared by every resource and refreshed by TTL. When a refresh fails the last answer is kept (and the
- * failure remembered, for a Degraded condition). Emits 'change' (host) when a refreshed answer differs.
+ * DNS answers shared by every resource and refreshed by TTL. Negative answers (NXDOMAIN, NODATA) are answers too,
+ * cached by the zone's negative TTL under the same clamp. When the resolver fails the last answer is kept (and the
+ * failure remembered, for a Degraded condition); with no last answer the failure is thrown. Emits 'change' (host)
+ * when a refreshed answer differs in status or addresses.
  */
 export class DnsCache extends EventEmitter<{ change: [string] }> {
   private readonly entries = new Map<string, Entry>();
@@ -66,9 +73,11 @@ export class DnsCache extends EventEmitter<{ change: [string] }> {
     const previous = this.entries.get(key);
     try {
       const answer = await this.resolver.resolve(host, families);
-      const ttlMs = Math.min(this.opts.ceilingMs, Math.max(this.opts.floorMs, answer.ttlSeconds * 1000));
+      const ceiling =
+        answer.status === 'OK' ? this.opts.ceilingMs : (this.opts.negativeCeilingMs ?? this.opts.ceilingMs);
+      const ttlMs = Math.min(ceiling, Math.max(this.opts.floorMs, answer.ttlSeconds * 1000));
       this.entries.set(key, { answer, families: families.join(','), expiresAt: this.now() + ttlMs });
-      if (previous && previous.answer.addresses.join() !== answer.addresses.join()) this.emit('change', host);
+      if (previous && !sameAnswer(previous.answer, answer)) this.emit('change', host);
       return answer;
     } catch (err) {
       if (!previous) throw err;
@@ -77,4 +86,8 @@ export class DnsCache extends EventEmitter<{ change: [string] }> {
       return previous.answer;
     }
   }
+}
+
+function sameAnswer(a: DnsAnswer, b: DnsAnswer): boolean {
+  return a.status === b.status && a.addresses.join() === b.addresses.join();
 }

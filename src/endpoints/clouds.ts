@@ -7,6 +7,14 @@ export interface CloudProfile {
   blobSuffix: string;
   /** Microsoft Container Registry hosts. */
   mcrHosts: string[];
+  /**
+   * Service tags holding MCR's addresses in this cloud's feed, all required when MCR is included. Public: MCR plus
+   * the Front Door it is served through ("has a dependency on AzureFrontDoor.FirstParty"). The China and US
+   * Government feeds (ServiceTags_China_20260622, ServiceTags_AzureGovernment_20260622) have
+   * MicrosoftContainerRegistry but no AzureFrontDoor.FirstParty; their AzureFrontDoor.Frontend/Backend tags are
+   * customers' Front Door profiles, not MCR, so they are not used.
+   */
+  mcrServiceTags: string[];
   /** `cloud` as the Service Tags feed spells it. */
   serviceTagsCloud: string;
   /** File stem of the embedded snapshot (data/servicetags/<stem>.json). */
@@ -21,6 +29,7 @@ export const CLOUDS: Readonly<Record<CloudName, CloudProfile>> = {
     registrySuffix: 'azurecr.io',
     blobSuffix: 'blob.core.windows.net',
     mcrHosts: ['mcr.microsoft.com', '*.data.mcr.microsoft.com'],
+    mcrServiceTags: ['MicrosoftContainerRegistry', 'AzureFrontDoor.FirstParty'],
     serviceTagsCloud: 'Public',
     snapshot: 'public',
   },
@@ -29,6 +38,7 @@ export const CLOUDS: Readonly<Record<CloudName, CloudProfile>> = {
     registrySuffix: 'azurecr.cn',
     blobSuffix: 'blob.core.chinacloudapi.cn',
     mcrHosts: ['mcr.azure.cn', '*.data.mcr.azure.cn'],
+    mcrServiceTags: ['MicrosoftContainerRegistry'],
     serviceTagsCloud: 'China',
     snapshot: 'china',
   },
@@ -37,6 +47,7 @@ export const CLOUDS: Readonly<Record<CloudName, CloudProfile>> = {
     registrySuffix: 'azurecr.us',
     blobSuffix: 'blob.core.usgovcloudapi.net',
     mcrHosts: ['mcr.microsoft.com', '*.data.mcr.microsoft.com'],
+    mcrServiceTags: ['MicrosoftContainerRegistry'],
     serviceTagsCloud: 'AzureGovernment',
     snapshot: 'usgov',
   },
