@@ -3,6 +3,7 @@ import { InvalidArgumentError, Option } from 'commander';
 import { createLogger } from '../observability/logger.js';
 import { DEFAULTS, startOperator, type OperatorOptions } from '../controller/operator.js';
 import { parseDuration } from './duration.js';
+import { CLOUDS, type CloudName } from '../endpoints/clouds.js';
 
 const duration = (v: string) => {
   try {
@@ -54,6 +55,14 @@ export function addRunCommand(program: Command): void {
           DEFAULTS.serviceTags,
         ),
         'SERVICE_TAGS',
+      ),
+    )
+    .addOption(
+      env(
+        new Option('--service-tags-cloud <cloud>', 'the cloud the --service-tags source publishes; others are refused')
+          .choices(Object.keys(CLOUDS))
+          .default(DEFAULTS.serviceTagsCloud),
+        'SERVICE_TAGS_CLOUD',
       ),
     )
     .addOption(
@@ -134,6 +143,7 @@ export function addRunCommand(program: Command): void {
         ...DEFAULTS,
         namespace: o.namespace as string,
         serviceTags: o.serviceTags as string,
+        serviceTagsCloud: o.serviceTagsCloud as CloudName,
         refreshIntervalMs: o.refreshInterval as number,
         graceMs: o.gracePeriod as number,
         maxFeedShrink: o.maxFeedShrink as number,

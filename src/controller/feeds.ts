@@ -1,12 +1,15 @@
 import { EventEmitter } from 'node:events';
+import { gzipSync } from 'node:zlib';
 import type { KubeClient } from '../kube/client.js';
 import type { Logger } from '../observability/logger.js';
 import { CLOUDS, type CloudName } from '../endpoints/clouds.js';
-import { parseServiceTags, relevantPrefixCount, serializeFeed, type ServiceTagFeed } from '../addresses/servicetags.js';
+import { parseServiceTags, serializeFeed, type ServiceTagFeed } from '../addresses/servicetags.js';
+import { describeShrink, feedBoundsProblem, shrunkTags } from '../addresses/feed-validation.js';
 import {
   EmbeddedSnapshotSource,
   SNAPSHOT_MAX_AGE_DAYS,
   feedAgeDays,
+  feedText,
   type ServiceTagSource,
 } from '../addresses/sources.js';
 
@@ -17,11 +20,21 @@ export interface FeedState {
 }
 
 export interface FeedProblem {
-  reason: 'FeedUnreadable' | 'FeedShrunk' | 'FeedWentBack' | 'FeedWrongCloud';
+  reason: 'FeedUnreadable' | 'FeedShrunk' | 'FeedWentBack' | 'FeedWrongCloud' | 'FeedOutOfBounds';
   message: string;
 }
 
-/** Keeps the last accepted feed in a ConfigMap, so a restart during a feed outage still has it. */
+interface StoredMeta {
+  source?: string;
+  published?: string;
+  acceptedAt?: string;
+}
+
+/**
+ * Keeps the last accepted feed in a ConfigMap per cloud (`<name>-public`, `-china`, `-usgov`), so a restart during
+ * a feed outage still has it and one cloud's feed can never overwrite another's. The feed (relevant tags only,
+ * 153 kB for the public cloud today) is stored gzipped in binaryData, far below the 1 MiB a ConfigMap may hold.
+ */
 export class LastGoodFeedStore {
   constructor(
     private readonly client: KubeClient,
@@ -29,35 +42,43 @@ export class LastGoodFeedStore {
     readonly name = 'acr-access-last-good-feed',
   ) {}
 
-  async load(): Promise<FeedState | undefined> {
-    const cm = await this.client.get({
-      apiVersion: 'v1',
-      kind: 'ConfigMap',
-      namespace: this.namespace,
-      name: this.name,
-    });
-    const data = cm?.data as Record<string, string> | undefined;
-    if (!data?.['feed.json']) return undefined;
-    const meta = JSON.parse(data['meta.json'] ?? '{}') as { source?: string; published?: string; acceptedAt?: string };
-    const feed = parseServiceTags(
-      data['feed.json'],
-      meta.source ?? `configmap ${this.namespace}/${this.name}`,
-      meta.published,
-    );
+  nameFor(cloud: CloudName): string {
+    return `${this.name}-${CLOUDS[cloud].snapshot}`;
+  }
+
+  /** The stored feed for `cloud`, as stored: the caller checks that it is for that cloud and within bounds. */
+  async load(cloud: CloudName): Promise<FeedState | undefined> {
+    const get = (name: string) =>
+      this.client.get({ apiVersion: 'v1', kind: 'ConfigMap', namespace: this.namespace, name });
+    // The single ConfigMap of earlier versions is read only when this cloud has none yet.
+    const cm = (await get(this.nameFor(cloud))) ?? (await get(this.name));
+    if (!cm) return undefined;
+    const description = `configmap ${this.namespace}/${cm.metadata.name}`;
+    const data = cm.data as Record<string, string> | undefined;
+    const gz = (cm.binaryData as Record<string, string> | undefined)?.['feed.json.gz'];
+    const text = gz !== undefined ? feedText(Buffer.from(gz, 'base64'), description) : data?.['feed.json'];
+    if (text === undefined) return undefined;
+    const meta = JSON.parse(data?.['meta.json'] ?? '{}') as StoredMeta;
+    const feed = parseServiceTags(text, meta.source ?? description, meta.published);
     return { feed, acceptedAt: meta.acceptedAt ?? new Date(0).toISOString() };
   }
 
-  async save(state: FeedState): Promise<void> {
-    const meta = { source: state.feed.source, published: state.feed.published, acceptedAt: state.acceptedAt };
+  async save(cloud: CloudName, state: FeedState): Promise<void> {
+    const meta: StoredMeta = {
+      source: state.feed.source,
+      published: state.feed.published,
+      acceptedAt: state.acceptedAt,
+    };
     await this.client.apply({
       apiVersion: 'v1',
       kind: 'ConfigMap',
       metadata: {
-        name: this.name,
+        name: this.nameFor(cloud),
         namespace: this.namespace,
         labels: { 'app.kubernetes.io/managed-by': 'acr-access-operator' },
       },
-      data: { 'feed.json': serializeFeed(state.feed), 'meta.json': JSON.stringify(meta) },
+      data: { 'meta.json': JSON.stringify(meta) },
+      binaryData: { 'feed.json.gz': gzipSync(serializeFeed(state.feed)).toString('base64') },
     });
   }
 }
@@ -65,8 +86,10 @@ export class LastGoodFeedStore {
 export interface FeedManagerOptions {
   /** The configured source (file, ConfigMap); clouds it does not serve use the embedded snapshot. */
   source?: ServiceTagSource;
+  /** The cloud the source publishes; a feed for any other cloud is refused. Default AzurePublicCloud. */
+  sourceCloud?: CloudName;
   store?: LastGoodFeedStore;
-  /** Refuse a feed whose relevant prefixes dropped by more than this fraction (0..1). */
+  /** Refuse a feed in which any relevant tag lost more than this fraction (0..1) of its prefixes. */
   maxShrink: number;
   logger: Logger;
   now?: () => Date;
@@ -74,26 +97,27 @@ export interface FeedManagerOptions {
 
 /**
  * The Service Tags feed, loaded once and shared by every resource. A new feed is accepted only when it parses,
- * is for the expected cloud, does not go back in change number and has not shrunk by more than `maxShrink`;
- * otherwise the last good feed stays in use and `problem` says why. Emits 'change' (cloud, old, new).
+ * is for the configured cloud, has every prefix within bounds (feed-validation.ts), does not go back in change
+ * number and has no relevant tag that shrank by more than `maxShrink`; otherwise the last good feed stays in use
+ * and `problem` says why. Emits 'change' (cloud, old, new).
  */
 export class FeedManager extends EventEmitter<{ change: [CloudName, FeedState | undefined, FeedState] }> {
   private readonly states = new Map<CloudName, FeedState>();
-  private sourceCloud: CloudName | undefined;
+  private readonly sourceCloud: CloudName;
   problem: FeedProblem | undefined;
 
   constructor(private readonly opts: FeedManagerOptions) {
     super();
+    this.sourceCloud = opts.sourceCloud ?? 'AzurePublicCloud';
   }
 
-  /** Restores the last good feed, then reads the source. */
+  /** Restores the source cloud's last good feed (if it is still acceptable), then reads the source. */
   async start(): Promise<void> {
     try {
-      const saved = await this.opts.store?.load();
-      if (saved) {
-        const cloud = cloudOfFeed(saved.feed);
-        if (cloud) this.states.set(cloud, saved);
-      }
+      const saved = await this.opts.store?.load(this.sourceCloud);
+      const problem = saved && this.untrusted(saved.feed);
+      if (problem) this.opts.logger.warn(problem, 'the persisted Service Tags feed is not restored');
+      else if (saved) this.states.set(this.sourceCloud, saved);
     } catch (err) {
       this.opts.logger.warn({ err }, 'the last good Service Tags feed could not be restored');
     }
@@ -110,10 +134,10 @@ export class FeedManager extends EventEmitter<{ change: [CloudName, FeedState | 
     } catch (err) {
       return this.refuse({ reason: 'FeedUnreadable', message: (err as Error).message });
     }
-    const cloud = cloudOfFeed(feed);
-    if (!cloud)
-      return this.refuse({ reason: 'FeedWrongCloud', message: `${feed.source} is for unknown cloud ${feed.cloud}` });
-    this.sourceCloud = cloud;
+    // Checked before the change number, so a tampered feed is reported even when it claims the current number.
+    const untrusted = this.untrusted(feed);
+    if (untrusted) return this.refuse(untrusted);
+    const cloud = this.sourceCloud;
     const current = this.states.get(cloud);
     if (current && feed.changeNumber === current.feed.changeNumber) {
       this.problem = undefined;
@@ -125,15 +149,14 @@ export class FeedManager extends EventEmitter<{ change: [CloudName, FeedState | 
         message: `${feed.source} has changeNumber ${feed.changeNumber}, older than ${current.feed.changeNumber} in use; keeping the newer feed`,
       });
     }
-    if (current) {
-      const before = relevantPrefixCount(current.feed);
-      const after = relevantPrefixCount(feed);
-      if (after < before * (1 - this.opts.maxShrink)) {
-        return this.refuse({
-          reason: 'FeedShrunk',
-          message: `${feed.source} (changeNumber ${feed.changeNumber}) has ${after} registry and storage prefixes, down from ${before} in changeNumber ${current.feed.changeNumber}: more than ${Math.round(this.opts.maxShrink * 100)}% gone; keeping the last good feed`,
-        });
-      }
+    const shrunk = current ? shrunkTags(current.feed, feed, this.opts.maxShrink) : [];
+    if (current && shrunk.length) {
+      const shown = shrunk.slice(0, 3).map(describeShrink).join('; ');
+      const more = shrunk.length > 3 ? `; and ${shrunk.length - 3} more tags` : '';
+      return this.refuse({
+        reason: 'FeedShrunk',
+        message: `${feed.source} (changeNumber ${feed.changeNumber}) against changeNumber ${current.feed.changeNumber}: ${shown}${more}: more than ${Math.round(this.opts.maxShrink * 100)}% of a tag gone; keeping the last good feed`,
+      });
     }
     const next: FeedState = { feed, acceptedAt: (this.opts.now?.() ?? new Date()).toISOString() };
     this.states.set(cloud, next);
@@ -143,7 +166,7 @@ export class FeedManager extends EventEmitter<{ change: [CloudName, FeedState | 
       'service tags feed accepted',
     );
     try {
-      await this.opts.store?.save(next);
+      await this.opts.store?.save(cloud, next);
     } catch (err) {
       this.opts.logger.warn({ err }, 'could not persist the last good Service Tags feed');
     }
@@ -155,7 +178,7 @@ export class FeedManager extends EventEmitter<{ change: [CloudName, FeedState | 
   async feedFor(cloud: CloudName): Promise<FeedState | undefined> {
     const state = this.states.get(cloud);
     if (state) return state;
-    if (this.opts.source && (this.sourceCloud === cloud || this.sourceCloud === undefined)) return undefined;
+    if (this.servesCloud(cloud)) return undefined;
     const feed = await new EmbeddedSnapshotSource(cloud).load();
     const snapshot = { feed, acceptedAt: `${feed.published ?? '1970-01-01'}T00:00:00Z` };
     this.states.set(cloud, snapshot);
@@ -171,7 +194,20 @@ export class FeedManager extends EventEmitter<{ change: [CloudName, FeedState | 
 
   /** Whether the configured source serves this cloud (so its problems concern resources in it). */
   servesCloud(cloud: CloudName): boolean {
-    return !!this.opts.source && (this.sourceCloud === undefined || this.sourceCloud === cloud);
+    return !!this.opts.source && cloud === this.sourceCloud;
+  }
+
+  /** Why a feed cannot be trusted for the source cloud at all, whatever the feed in use. */
+  private untrusted(feed: ServiceTagFeed): FeedProblem | undefined {
+    const expected = CLOUDS[this.sourceCloud].serviceTagsCloud;
+    if (feed.cloud !== expected)
+      return {
+        reason: 'FeedWrongCloud',
+        message: `${feed.source} (changeNumber ${feed.changeNumber}) is for cloud ${feed.cloud}, but the source is configured for ${this.sourceCloud} (${expected}; --service-tags-cloud); keeping the last good feed`,
+      };
+    const outOfBounds = feedBoundsProblem(feed);
+    if (outOfBounds) return { reason: 'FeedOutOfBounds', message: `${outOfBounds}; keeping the last good feed` };
+    return undefined;
   }
 
   private refuse(problem: FeedProblem): false {
@@ -179,8 +215,4 @@ export class FeedManager extends EventEmitter<{ change: [CloudName, FeedState | 
     this.problem = problem;
     return false;
   }
-}
-
-function cloudOfFeed(feed: ServiceTagFeed): CloudName | undefined {
-  return (Object.keys(CLOUDS) as CloudName[]).find((c) => CLOUDS[c].serviceTagsCloud === feed.cloud);
 }

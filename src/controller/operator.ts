@@ -4,6 +4,7 @@ import type { KubeConfig } from '@kubernetes/client-node';
 import { DnsResolver } from '../addresses/dns.js';
 import { ConfigMapSource, FileSource, type ServiceTagSource } from '../addresses/sources.js';
 import { SpecEndpointResolver } from '../endpoints/endpoints.js';
+import type { CloudName } from '../endpoints/clouds.js';
 import { KubeClient } from '../kube/client.js';
 import { loadKubeConfig } from '../kube/config.js';
 import { startHealthServer } from '../observability/health.js';
@@ -22,6 +23,8 @@ export interface OperatorOptions {
   namespace: string;
   /** `embedded`, `file:<path>` or `configmap:<namespace>/<name>[:<key>]`. */
   serviceTags: string;
+  /** The cloud the `serviceTags` source publishes; a feed for another cloud is refused (FeedWrongCloud). */
+  serviceTagsCloud: CloudName;
   refreshIntervalMs: number;
   graceMs: number;
   maxFeedShrink: number;
@@ -40,6 +43,7 @@ export interface OperatorOptions {
 
 export const DEFAULTS: Omit<OperatorOptions, 'namespace'> = {
   serviceTags: 'embedded',
+  serviceTagsCloud: 'AzurePublicCloud',
   refreshIntervalMs: 60 * 60_000,
   graceMs: 7 * 86_400_000,
   maxFeedShrink: 0.5,
@@ -96,6 +100,7 @@ export async function startOperator(
   const { source, configMap } = parseFeedSource(opts.serviceTags, client);
   const feeds = new FeedManager({
     ...(source ? { source } : {}),
+    sourceCloud: opts.serviceTagsCloud,
     store: new LastGoodFeedStore(client, opts.namespace),
     maxShrink: opts.maxFeedShrink,
     logger,
@@ -106,6 +111,8 @@ export async function startOperator(
       : new DnsCache(new DnsResolver(opts.dns === 'system' ? {} : { servers: opts.dns }), {
           floorMs: opts.dnsTtlFloorMs,
           ceilingMs: opts.dnsTtlCeilingMs,
+          // A data endpoint not in use today may be enabled tomorrow: look again sooner than for a positive answer.
+          negativeCeilingMs: Math.min(opts.dnsTtlCeilingMs, 5 * 60_000),
         });
   const manager = new Manager({
     client,
@@ -118,6 +125,7 @@ export async function startOperator(
       graceMs: opts.graceMs,
       allowedRegistries: opts.allowedRegistries,
       watchedNamespaces: opts.watchedNamespaces,
+      operatorNamespace: opts.namespace,
       noDataRetryMs: 60_000,
       workers: opts.workers,
       resyncMs: opts.resyncMs,

@@ -1,8 +1,22 @@
+import { readFileSync } from 'node:fs';
+import { gzipSync } from 'node:zlib';
 import { afterEach, beforeAll, describe, expect } from 'vitest';
 import type { Operator } from '../../src/controller/operator.js';
+import { KubeApiError } from '../../src/kube/errors.js';
 import { acrAccess, cidrsOf, condition, eventsFor, getAcrAccess, npRef, waitReady } from '../support/acraccess.js';
-import { clientFor, eventually, test } from '../support/cluster.js';
-import { deriveFeed, expectedCover, putFeed, realFeed, shrunkFeed, tagPrefixes } from '../support/feeds.js';
+import { WRITE_VERBS, auditEvents, clientFor, eventually, test } from '../support/cluster.js';
+import {
+  deriveFeed,
+  expectedCover,
+  lastGoodFeed,
+  putFeed,
+  putGzippedFeed,
+  realFeed,
+  shrunkFeed,
+  tagPrefixes,
+  upstreamFeedFile,
+  type FeedDoc,
+} from '../support/feeds.js';
 import { bindOperatorNamespace, installOperatorPrerequisites, startTestOperator } from '../support/operator.js';
 import { TestDnsServer } from '../support/dns-server.js';
 
@@ -89,7 +103,10 @@ describe('feeds as shared, watched inputs', () => {
       const r = await getAcrAccess(admin, namespace, 'contoso');
       return condition(r, 'Degraded')?.reason === 'FeedShrunk' ? r : undefined;
     });
-    expect(condition(shrunk as never, 'Degraded')?.message).toMatch(/more than 50% gone; keeping the last good feed/);
+    // Named per tag (the first three, in feed order), then a count of the rest.
+    expect(condition(shrunk as never, 'Degraded')?.message).toMatch(
+      /: AzureContainerRegistry lost 1031 of its 1146 prefixes \(115 in the new feed\);.* and \d+ more tags: more than 50% of a tag gone; keeping the last good feed$/,
+    );
     const after = await admin.get(npRef(namespace, 'acr-access-contoso'));
     expect(after?.metadata.resourceVersion).toBe(before?.metadata.resourceVersion);
     expect(cidrsOf(after)).toEqual(expectedCover(base, ...EASTUS));
@@ -160,4 +177,180 @@ describe('feeds as shared, watched inputs', () => {
       await dns.stop();
     }
   });
+});
+
+const publicFile = upstreamFeedFile('ServiceTags_Public_20251103.json');
+const chinaFile = upstreamFeedFile('ServiceTags_China_20260622.json');
+const degradedFor = (admin: Parameters<typeof getAcrAccess>[0], namespace: string, reason: string) =>
+  eventually(`Degraded=True ${reason}`, async () => {
+    const r = await getAcrAccess(admin, namespace, 'contoso');
+    return condition(r, 'Degraded')?.reason === reason && condition(r, 'Degraded')?.status === 'True' ? r : undefined;
+  });
+/** Every ipBlock of every NetworkPolicy the operator manages in the namespace. */
+const managedCidrs = async (admin: Parameters<typeof getAcrAccess>[0], namespace: string) =>
+  (await admin.list('networking.k8s.io/v1', 'NetworkPolicy', { namespace })).items.flatMap((np) => cidrsOf(np));
+const policyWritesSince = async (namespace: string, since: string) =>
+  (
+    await auditEvents(
+      (e) =>
+        e.user.username === 'acr-access-operator' &&
+        WRITE_VERBS.has(e.verb) &&
+        e.objectRef?.resource === 'networkpolicies' &&
+        e.objectRef.namespace === namespace,
+    )
+  ).filter((e) => e.requestReceivedTimestamp >= since);
+
+describe('feeds are data from outside', () => {
+  test('a widened feed (0.0.0.0/0, a private range) is refused: no policy ever allows it, it never becomes last good', async ({
+    namespace,
+    admin,
+  }) => {
+    await bindOperatorNamespace(admin, namespace);
+    await putFeed(admin, namespace, 'service-tags', JSON.stringify(base));
+    operator = await startTestOperator(namespace, feedSource(namespace));
+    await admin.apply(acrAccess(namespace, 'contoso'));
+    await waitReady(admin, namespace, 'contoso');
+    await operator.manager.idle();
+    const since = new Date().toISOString();
+
+    const widened = (changeNumber: number, prefix: string): FeedDoc =>
+      deriveFeed(base, changeNumber, { add: { 'AzureContainerRegistry.EastUS': [prefix] } });
+    await putFeed(admin, namespace, 'service-tags', JSON.stringify(widened(377, '0.0.0.0/0')));
+    const refused = await degradedFor(admin, namespace, 'FeedOutOfBounds');
+    expect(condition(refused as never, 'Degraded')?.message).toContain(
+      'AzureContainerRegistry.EastUS has 0.0.0.0/0, wider than /8',
+    );
+    await putFeed(admin, namespace, 'service-tags', JSON.stringify(widened(378, '192.168.0.0/16')));
+    await eventually('the private range named', async () =>
+      condition((await getAcrAccess(admin, namespace, 'contoso')) as never, 'Degraded')?.message.includes(
+        '192.168.0.0/16, overlaps 192.168.0.0/16, private-use (RFC 1918)',
+      ),
+    );
+
+    // Restarted, the operator restores the last good feed (still 376) and refuses the ConfigMap's again.
+    await operator.stop();
+    operator = await startTestOperator(namespace, feedSource(namespace));
+    await eventually('reconciled after the restart', async () =>
+      (operator!.manager.reconcileCounts.get(`AcrAccess:${namespace}/contoso`) ?? 0) > 0 ? true : undefined,
+    );
+    await operator.manager.idle();
+    const after = await getAcrAccess(admin, namespace, 'contoso');
+    expect(condition(after as never, 'Degraded')).toMatchObject({ status: 'True', reason: 'FeedOutOfBounds' });
+    expect(after?.status?.addresses?.serviceTagsChangeNumber).toBe(376);
+    expect(await policyWritesSince(namespace, since)).toEqual([]);
+    const cidrs = await managedCidrs(admin, namespace);
+    expect(cidrs).toEqual(expectedCover(base, ...EASTUS));
+    expect(cidrs).not.toContain('0.0.0.0/0');
+    expect(cidrs).not.toContain('192.168.0.0/16');
+    const stored = await lastGoodFeed(admin, namespace, 'AzurePublicCloud');
+    expect(stored?.feed.changeNumber).toBe(376);
+  }, 120_000);
+
+  test.skipIf(!chinaFile)(
+    'the China feed where the public one lives is refused, never persisted, and the public feed survives a restart',
+    async ({ namespace, admin }) => {
+      await bindOperatorNamespace(admin, namespace);
+      const publicFeed = deriveFeed(base, 377, { add: { 'AzureContainerRegistry.EastUS': ['20.99.0.0/24'] } });
+      await putFeed(admin, namespace, 'service-tags', JSON.stringify(publicFeed));
+      operator = await startTestOperator(namespace, feedSource(namespace));
+      await admin.apply(acrAccess(namespace, 'contoso'));
+      await eventually('the public feed 377 in use', async () => {
+        const r = await getAcrAccess(admin, namespace, 'contoso');
+        return r?.status?.addresses?.serviceTagsChangeNumber === 377 ? r : undefined;
+      });
+
+      await putFeed(admin, namespace, 'service-tags', readFileSync(chinaFile!, 'utf8'));
+      const refused = await degradedFor(admin, namespace, 'FeedWrongCloud');
+      expect(condition(refused as never, 'Degraded')?.message).toContain(
+        '(changeNumber 401) is for cloud China, but the source is configured for AzurePublicCloud',
+      );
+      expect((await lastGoodFeed(admin, namespace, 'AzurePublicCloud'))?.feed).toMatchObject({
+        cloud: 'Public',
+        changeNumber: 377,
+      });
+      expect(await lastGoodFeed(admin, namespace, 'AzureChinaCloud')).toBeUndefined();
+
+      await operator.stop();
+      operator = await startTestOperator(namespace, feedSource(namespace));
+      await eventually('reconciled after the restart', async () =>
+        (operator!.manager.reconcileCounts.get(`AcrAccess:${namespace}/contoso`) ?? 0) > 0 ? true : undefined,
+      );
+      await operator.manager.idle();
+      const after = await getAcrAccess(admin, namespace, 'contoso');
+      expect(after?.status?.addresses?.serviceTagsChangeNumber).toBe(377);
+      expect(after?.status?.addresses?.retiring ?? []).toEqual([]);
+      expect(condition(after as never, 'Degraded')).toMatchObject({ status: 'True', reason: 'FeedWrongCloud' });
+      expect(cidrsOf(await admin.get(npRef(namespace, 'acr-access-contoso')))).toEqual(
+        expectedCover(publicFeed, ...EASTUS),
+      );
+    },
+    120_000,
+  );
+
+  test('a last good feed kept by an earlier version (one ConfigMap for all clouds) is restored only when trustworthy', async ({
+    namespace,
+    admin,
+  }) => {
+    await bindOperatorNamespace(admin, namespace);
+    const legacy = (doc: FeedDoc) =>
+      admin.apply({
+        apiVersion: 'v1',
+        kind: 'ConfigMap',
+        metadata: { name: 'acr-access-last-good-feed', namespace },
+        data: { 'feed.json': JSON.stringify(doc), 'meta.json': '{}' },
+      });
+    // The feed source itself is missing, so only the persisted feed could give addresses.
+    await legacy(deriveFeed(base, 377, { add: { 'Storage.EastUS': ['0.0.0.0/0'] } }));
+    operator = await startTestOperator(namespace, feedSource(namespace));
+    await admin.apply(acrAccess(namespace, 'contoso'));
+    const refused = await waitReady(admin, namespace, 'contoso', 'False');
+    expect(condition(refused as never, 'Ready')).toMatchObject({ reason: 'NoAddressData' });
+    expect(await admin.get(npRef(namespace, 'acr-access-contoso'))).toBeUndefined();
+
+    await operator.stop();
+    await legacy(deriveFeed(base, 377, { add: { 'Storage.EastUS': ['20.98.0.0/24'] } }));
+    operator = await startTestOperator(namespace, feedSource(namespace));
+    const restored = await waitReady(admin, namespace, 'contoso');
+    expect(restored.status?.addresses?.serviceTagsChangeNumber).toBe(377);
+    expect(condition(restored as never, 'Degraded')).toMatchObject({ status: 'True', reason: 'FeedUnreadable' });
+    expect(cidrsOf(await admin.get(npRef(namespace, 'acr-access-contoso')))).toContain('20.98.0.0/24');
+  }, 120_000);
+
+  test.skipIf(!publicFile)(
+    'the weekly public file does not fit a ConfigMap, gzipped it does, and the operator reads it',
+    async ({ namespace, admin }) => {
+      await bindOperatorNamespace(admin, namespace);
+      const plain = readFileSync(publicFile!);
+      const tooBig = await putFeed(admin, namespace, 'service-tags', plain.toString('utf8')).catch((e: unknown) => e);
+      expect(tooBig).toBeInstanceOf(KubeApiError);
+      expect((tooBig as KubeApiError).code).toBe(413);
+
+      // What `gzip -k` and `kubectl create configmap --from-file=ServiceTags.json.gz=…` produce.
+      const gz = gzipSync(plain);
+      await putGzippedFeed(admin, namespace, 'service-tags', gz);
+      const started = Date.now();
+      operator = await startTestOperator(namespace, feedSource(namespace));
+      await admin.apply(acrAccess(namespace, 'contoso'));
+      const ready = await waitReady(admin, namespace, 'contoso', 'True', 60_000);
+      console.info(`public feed ${plain.length} B, gzipped ${gz.length} B: Ready in ${Date.now() - started} ms`);
+      expect(condition(ready as never, 'Degraded')?.status).toBe('False');
+      const full = JSON.parse(plain.toString('utf8')) as FeedDoc;
+      expect(cidrsOf(await admin.get(npRef(namespace, 'acr-access-contoso')))).toEqual(expectedCover(full, ...EASTUS));
+
+      // The last good copy: only the tags the operator reads, gzipped, a small fraction of the 1 MiB a ConfigMap holds.
+      const stored = await admin.get({
+        apiVersion: 'v1',
+        kind: 'ConfigMap',
+        namespace,
+        name: 'acr-access-last-good-feed-public',
+      });
+      const storedBytes = Buffer.from((stored?.binaryData as Record<string, string>)['feed.json.gz']!, 'base64');
+      console.info(`last good feed stored gzipped in ${storedBytes.length} B`);
+      expect(storedBytes.length).toBeLessThan(100 * 1024);
+      const restored = await lastGoodFeed(admin, namespace, 'AzurePublicCloud');
+      expect(restored?.feed.source).toBe(`configmap ${namespace}/service-tags key ServiceTags.json`);
+      expect(restored?.feed.tags.get('Storage.EastUS')?.addressPrefixes).toEqual(tagPrefixes(full, 'Storage.EastUS'));
+    },
+    120_000,
+  );
 });

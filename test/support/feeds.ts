@@ -1,6 +1,9 @@
 import { readFileSync } from 'node:fs';
 import { coverStrings } from '../../src/addresses/cidr.js';
+import { LastGoodFeedStore, type FeedState } from '../../src/controller/feeds.js';
+import type { CloudName } from '../../src/endpoints/clouds.js';
 import type { KubeClient } from '../../src/kube/client.js';
+import { findUpstreamFile } from '../fixtures/upstream.js';
 
 export interface FeedDoc {
   changeNumber: number;
@@ -64,4 +67,26 @@ export async function putFeed(client: KubeClient, namespace: string, name: strin
     metadata: { name, namespace },
     data: { 'ServiceTags.json': text },
   });
+}
+
+/** A ConfigMap as `kubectl create configmap --from-file=ServiceTags.json.gz=<file>.gz` makes it: gzip in binaryData. */
+export async function putGzippedFeed(client: KubeClient, namespace: string, name: string, gz: Buffer): Promise<void> {
+  await client.apply({
+    apiVersion: 'v1',
+    kind: 'ConfigMap',
+    metadata: { name, namespace },
+    binaryData: { 'ServiceTags.json.gz': gz.toString('base64') },
+  });
+}
+
+/** A weekly file of shared/upstream/servicetags as published (every tag), or undefined when it is not there. */
+export function upstreamFeedFile(name: string): string | undefined {
+  const file = findUpstreamFile(`servicetags/${name}`);
+  if (!file && process.env.CI === 'true') throw new Error(`CI=true but shared/upstream/servicetags/${name} is missing`);
+  return file;
+}
+
+/** What the operator persisted as the last good feed of a cloud in its namespace. */
+export function lastGoodFeed(client: KubeClient, namespace: string, cloud: CloudName): Promise<FeedState | undefined> {
+  return new LastGoodFeedStore(client, namespace).load(cloud);
 }
