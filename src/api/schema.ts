@@ -21,24 +21,24 @@ const unique = (extra: Schema = {}): Schema => ({
 });
 
 const registry = obj(
-  'The Azure Container Registry to reach: either its ARM resource id (endpoints and replica regions are then discovered from Azure Resource Manager) or its login server with the regions it is replicated to.',
+  'The Azure Container Registry to reach: its login server with the regions it is replicated to, or (planned) its ARM resource id.',
   {
     resourceId: str(
-      'ARM resource id of the registry. Preferred: the operator discovers the login server, dedicated data endpoints and replica regions from Azure Resource Manager.',
+      'Planned: ARM resource id of the registry, for discovery of the login server, data endpoints and replicas from Azure Resource Manager. Not available in this version: the resource is Stalled (ResourceIdNotSupported); give loginServer and regions.',
       {
         maxLength: 512,
         'x-kubernetes-validations': [{ rule: RULES.armId(PATTERNS.registryResourceId), message: MESSAGES.resourceId }],
       },
     ),
     loginServer: str(
-      'Login server of the registry, e.g. contoso.azurecr.io. Use it when the operator has no Azure access; then regions is required.',
+      'Login server of the registry, e.g. contoso.azurecr.io; regions is then required.',
       {
         maxLength: 253,
         'x-kubernetes-validations': [{ rule: RULES.matches(PATTERNS.loginServer), message: MESSAGES.loginServer }],
       },
     ),
     regions: list(
-      'ARM location names of the home region and every geo-replica (e.g. eastus, westeurope). Required with loginServer; discovered with resourceId.',
+      'ARM location names of the home region and every geo-replica (e.g. eastus, westeurope; not Service Tags region codes such as germanyn). Required with loginServer.',
       str('An ARM location name.', {
         maxLength: 40,
         'x-kubernetes-validations': [{ rule: RULES.matches(PATTERNS.region), message: MESSAGES.region }],
@@ -46,7 +46,7 @@ const registry = obj(
       unique({ maxItems: 64 }),
     ),
     dataEndpoints: enumOf(
-      'How layer blobs are served. Enabled: dedicated data endpoints <name>.<region>.data.azurecr.io (Premium). Disabled: storage redirects to *.blob.core.windows.net. Auto: discovered from ARM; without discovery both are allowed, so pulls work either way.',
+      'How layer blobs are served. Enabled: dedicated data endpoints <name>.<region>.data.azurecr.io (Premium). Disabled: storage redirects to *.blob.core.windows.net. Auto: both are allowed, so pulls work either way; data endpoints DNS says do not exist are listed as not in use.',
       DATA_ENDPOINT_MODES,
       { default: 'Auto' },
     ),
@@ -97,11 +97,11 @@ function commonSpec(podSelectorDescription: string): Record<string, Schema> {
       unique({ default: ['IPv4', 'IPv6'], minItems: 1, maxItems: 2 }),
     ),
     includeMicrosoftContainerRegistry: bool(
-      'Also allow Microsoft Container Registry (mcr.microsoft.com, *.data.mcr.microsoft.com; Service Tags MicrosoftContainerRegistry and AzureFrontDoor.FirstParty).',
+      "Also allow Microsoft Container Registry (the cloud's MCR hosts; Service Tags MicrosoftContainerRegistry, plus AzureFrontDoor.FirstParty in the public cloud, whose China and US Government feeds have no such tag).",
       { default: false },
     ),
     backends: list(
-      'Enforcement points to write. Auto uses what the cluster serves: Cilium or Calico policies when their CRDs are installed, Kubernetes NetworkPolicy otherwise.',
+      'Enforcement points to write. Auto and NetworkPolicy write Kubernetes NetworkPolicies (pod plane). Cilium and Calico are planned: naming them Stalls the resource (BackendUnavailable).',
       enumOf('A backend.', BACKENDS),
       unique({
         default: ['Auto'],
@@ -127,7 +127,7 @@ const armId = (description: string, pattern: string, message: string) =>
   });
 
 const azure = obj(
-  'Azure-side egress configuration kept in step with the registry (node plane: kubelet pulls leave through these).',
+  'Planned: Azure-side egress configuration kept in step with the registry (node plane: kubelet pulls leave through these). Accepted and validated, not acted on in this version; status says so (NotImplemented).',
   {
     firewallPolicy: obj(
       'An Azure Firewall policy: the operator owns one rule collection group in it with application rules for the registry hosts.',
@@ -249,6 +249,10 @@ const status = obj('What the operator observed and did.', {
     }),
     regions: list('Home and replica regions.', { type: 'string' }),
     otherHosts: list('Other hosts allowed (certificate host, MCR).', { type: 'string' }),
+    notInUse: list(
+      'Optional hosts DNS says do not exist (e.g. dedicated data endpoints of a registry that has none): not in use, not a failure.',
+      { type: 'string' },
+    ),
   }),
   addresses: obj('Addresses in use.', {
     serviceTagsChangeNumber: int('changeNumber of the Service Tags feed in use.'),
@@ -303,12 +307,12 @@ export const acrAccessSpecSchema = obj(
 );
 
 export const clusterAcrAccessSpecSchema = obj(
-  'Cluster-wide access to one Azure Container Registry: pods across namespaces, nodes (kubelet image pulls), and Azure-side egress rules.',
+  'Cluster-wide access to one Azure Container Registry: pods across namespaces; planned: nodes (kubelet image pulls) and Azure-side egress rules.',
   {
     ...commonSpec('Pods the access is for, in the namespaces selected by namespaceSelector. Empty selects every pod.'),
     namespaceSelector: labelSelector('Namespaces whose pods get access. Unset: no pod-plane policies are written.'),
     nodeSelector: labelSelector(
-      'Nodes whose host network gets access (Cilium host firewall or Calico host endpoints). Unset: no node-plane host policies.',
+      'Planned: nodes whose host network gets access (Cilium host firewall or Calico host endpoints). Accepted and validated, not acted on in this version; status says so (NotImplemented).',
     ),
     azure,
   },

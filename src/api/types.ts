@@ -103,6 +103,7 @@ export interface AcrAccessStatus {
     storage?: string[];
     regions?: string[];
     otherHosts?: string[];
+    notInUse?: string[];
   };
   addresses?: {
     serviceTagsChangeNumber?: number;

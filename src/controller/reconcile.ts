@@ -2,6 +2,7 @@ import { isDeepStrictEqual } from 'node:util';
 import { KIND_ACR_ACCESS, type AnyAcrAccess } from '../api/types.js';
 import {
   AddressError,
+  HostResolutionError,
   buildAddressSet,
   dnsOnlyFeed,
   resolveEndpointHosts,
@@ -193,8 +194,12 @@ export class Reconciler {
         dnsAnswers = await resolveEndpointHosts(dns, endpoints, families);
       } catch (err) {
         const message = `DNS: ${(err as Error).message}; the last known good addresses stay in force`;
-        if (hasLive) outcome.degraded = { reason: 'DNSFailed', message };
-        else outcome.noData = { reason: 'DNSFailed', message };
+        const reason =
+          err instanceof HostResolutionError && err.kind === 'RequiredHostMissing'
+            ? 'RequiredHostNotFound'
+            : 'DNSFailed';
+        if (hasLive) outcome.degraded = { reason, message };
+        else outcome.noData = { reason, message };
         return undefined;
       }
       const stale = allHosts(endpoints)

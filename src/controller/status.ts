@@ -1,5 +1,5 @@
 import type { AcrAccessStatus, AnyAcrAccess, PlaneCoverage } from '../api/types.js';
-import type { AddressSet } from '../addresses/address-set.js';
+import { hostsNotInUse, type AddressSet } from '../addresses/address-set.js';
 import type { RegistryEndpoints } from '../endpoints/endpoints.js';
 import type { KubeObject } from '../kube/types.js';
 import { CONDITIONS, setConditions, type ConditionInput } from './conditions.js';
@@ -99,6 +99,7 @@ export function buildStatus(resource: AnyAcrAccess, o: Outcome, now: Date): AcrA
       storage: e.storageHosts,
       regions: e.regions,
       otherHosts: e.otherHosts,
+      ...(o.addresses && hostsNotInUse(o.addresses).length ? { notInUse: hostsNotInUse(o.addresses) } : {}),
     };
   } else if (previous.endpoints) status.endpoints = previous.endpoints;
   if (o.addresses && o.effective) {

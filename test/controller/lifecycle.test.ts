@@ -130,11 +130,12 @@ describe('the controller on a real API server', () => {
   test('a region the feed lacks stalls with the region and feed named', async ({ namespace, admin }) => {
     operator = await startTestOperator(namespace);
     await admin.apply(
-      acrAccess(namespace, 'nowhere', { registry: { loginServer: 'contoso.azurecr.io', regions: ['atlantis'] } }),
+      // An Azure location only a Storage tag names (no registry can live there).
+      acrAccess(namespace, 'nowhere', { registry: { loginServer: 'contoso.azurecr.io', regions: ['eastus2stage'] } }),
     );
     const r = await waitReady(admin, namespace, 'nowhere', 'False');
     expect(condition(r as never, 'Stalled')?.message).toMatch(
-      /region atlantis has no AzureContainerRegistry service tag in the Service Tags feed changeNumber 376/,
+      /region eastus2stage has no AzureContainerRegistry service tag in the Service Tags feed changeNumber 376/,
     );
   });
 

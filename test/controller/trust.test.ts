@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { afterEach, beforeAll, describe, expect } from 'vitest';
 import type { Operator } from '../../src/controller/operator.js';
 import type { KubeClient } from '../../src/kube/client.js';
-import type { KubeObject } from '../../src/kube/types.js';
+import type { KubeObject, OwnerReference } from '../../src/kube/types.js';
 import { acrAccess, cidrsOf, condition, eventsFor, npRef, waitReady } from '../support/acraccess.js';
 import { WRITE_VERBS, auditEvents, clientFor, createNamespace, eventually, test } from '../support/cluster.js';
 import { bindOperatorNamespace, installOperatorPrerequisites, startTestOperator } from '../support/operator.js';
@@ -69,7 +69,7 @@ describe('trust boundaries', () => {
     const victim = await waitReady(admin, tenantB, 'victim');
     const want = cidrsOf(await admin.get(npRef(tenantB, 'acr-access-victim')));
     const tenant = await grantTenantNetworkPolicies(admin, tenantA);
-    const forged = (name: string, ownerReferences?: unknown[]): KubeObject => ({
+    const forged = (name: string, ownerReferences?: OwnerReference[]): KubeObject => ({
       apiVersion: 'networking.k8s.io/v1',
       kind: 'NetworkPolicy',
       metadata: {
@@ -94,7 +94,7 @@ describe('trust boundaries', () => {
           apiVersion: 'acraccess.io/v1alpha1',
           kind: 'AcrAccess',
           name: 'victim',
-          uid: victim.metadata.uid,
+          uid: victim.metadata.uid!,
           controller: true,
         },
       ]),
@@ -332,6 +332,38 @@ describe('trust boundaries', () => {
       }),
     );
     await eventually('named explicitly: selected', () => admin.get(npRef('kube-system', npName)));
+  });
+});
+
+describe('the shipped RBAC', () => {
+  test('is enough for a whole lifecycle: no request of the operator is forbidden', async ({ namespace, admin }) => {
+    await bindOperatorNamespace(admin, namespace);
+    operator = await startTestOperator(namespace);
+    await admin.apply(acrAccess(namespace, 'web'));
+    await waitReady(admin, namespace, 'web');
+    await admin.apply(
+      acrAccess(namespace, 'web', { registry: { loginServer: 'contoso.azurecr.io', regions: ['westeurope'] } }),
+    );
+    await waitReady(admin, namespace, 'web');
+    await admin.apply(acrAccess(namespace, 'refused', { backends: ['Cilium'] }));
+    await waitReady(admin, namespace, 'refused', 'False');
+    await admin.apply(acrAccess(namespace, 'web', { mode: 'Audit' }));
+    await waitReady(admin, namespace, 'web');
+    await operator.manager.idle();
+    const mine = await auditEvents(
+      (e) =>
+        e.user.username === 'acr-access-operator' && (!e.objectRef?.namespace || e.objectRef.namespace === namespace),
+    );
+    const verbs = new Set(
+      mine.map(
+        (e) => `${e.verb} ${e.objectRef?.resource}${e.objectRef?.subresource ? `/${e.objectRef.subresource}` : ''}`,
+      ),
+    );
+    for (const used of ['create networkpolicies', 'patch networkpolicies', 'patch acraccesses/status', 'create events'])
+      expect(verbs).toContain(used);
+    expect(mine.filter((e) => e.responseStatus?.code === 403).map((e) => `${e.verb} ${e.objectRef?.resource}`)).toEqual(
+      [],
+    );
   });
 });
 
