@@ -1,5 +1,5 @@
 import { type HttpMethod, type KubeConfig, PatchStrategy, RequestContext } from '@kubernetes/client-node';
-import { fetch } from 'undici';
+import { fetch, type Dispatcher } from 'undici';
 import { KubeApiError, isNotFound } from './errors.js';
 import { Discovery, type ResourceInfo } from './discovery.js';
 import type { KubeObject, ObjectList, ObjectRef } from './types.js';
@@ -25,12 +25,15 @@ export interface DeletePreconditions {
 }
 
 /**
- * A thin JSON client over client-node's configuration (auth, TLS, the cached undici dispatcher).
+ * A thin JSON client over client-node's configuration (auth, TLS) with one shared undici dispatcher.
  * Bodies are plain JSON rather than client-node's typed models, so a desired object can be compared with the live
  * one field by field, and the /status subresource is reachable for any kind.
  */
+const DISPATCHER_RENEW_MS = 5 * 60_000;
+
 export class KubeClient {
   readonly discovery: Discovery;
+  private dispatcher: { value: Dispatcher; renewAt: number } | undefined;
 
   constructor(
     readonly kubeConfig: KubeConfig,
@@ -50,19 +53,38 @@ export class KubeClient {
     for (const [k, v] of Object.entries(opts.query ?? {})) if (v !== undefined) url.searchParams.set(k, String(v));
     const ctx = new RequestContext(url.toString(), method as HttpMethod);
     await this.kubeConfig.applySecurityAuthentication(ctx);
+    const dispatcher = this.sharedDispatcher(ctx.getDispatcher());
     const headers = ctx.getHeaders();
     headers.Accept = 'application/json';
     if (opts.body !== undefined) headers['Content-Type'] = opts.contentType ?? 'application/json';
     const response = await fetch(url, {
       method,
       headers,
-      dispatcher: ctx.getDispatcher(),
+      dispatcher,
       body: opts.body === undefined ? undefined : JSON.stringify(opts.body),
       signal: opts.signal,
     });
     this.options.onResponse?.(method, response.status);
     if (!response.ok) throw await KubeApiError.fromResponse(method, url.pathname, response);
     return (await response.json()) as T;
+  }
+
+  /**
+   * client-node builds a new undici Agent on every applySecurityAuthentication call, which means a new TLS
+   * connection per request. One Agent is kept and reused instead, renewed every few minutes so rotated client
+   * certificates are picked up; the replaced one finishes its in-flight requests (watches) before it closes.
+   */
+  private sharedDispatcher(fresh: Dispatcher | undefined): Dispatcher | undefined {
+    if (!fresh) return undefined;
+    const now = Date.now();
+    if (this.dispatcher && now < this.dispatcher.renewAt) {
+      if (fresh !== this.dispatcher.value) void fresh.close().catch(() => undefined);
+      return this.dispatcher.value;
+    }
+    const old = this.dispatcher?.value;
+    this.dispatcher = { value: fresh, renewAt: now + DISPATCHER_RENEW_MS };
+    if (old && old !== fresh) void old.close().catch(() => undefined);
+    return fresh;
   }
 
   /** The URL path of a collection (no name) or of one object. */
