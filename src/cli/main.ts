@@ -1,87 +1,161 @@
-import { Command, InvalidArgumentError, Option } from 'commander';
-import { text } from 'node:stream/consumers';
-import { RenderError, render } from './render.js';
-import { addRunCommand } from './run.js';
+/**
+ * The `acr-access` command. Start-up is kept light: `render` is imported when it runs, and `run` (which pulls in
+ * @kubernetes/client-node, ~1.5 s) only when `run` is asked for, so `--help`, `--version` and `render` never load it.
+ */
+import { readFileSync } from 'node:fs';
+import type { Readable } from 'node:stream';
+import { Command, CommanderError, Option } from 'commander';
+import { CliError, EXIT, EXIT_CODES_HELP, usageError } from './errors.js';
+import {
+  OUTPUT_FORMATS,
+  feedChoice,
+  list,
+  namespaceList,
+  parseDnsServers,
+  type DnsChoice,
+  type FeedChoice,
+  type OutputFormat,
+} from './flags.js';
 
-const list = (value: string, previous: string[] = []) => [...previous, ...value.split(',').filter(Boolean)];
+export interface CliIo {
+  out: (s: string) => void;
+  err: (s: string) => void;
+  stdin?: Readable;
+}
 
-export function buildCli(io: { out: (s: string) => void; err: (s: string) => void }): Command {
-  const program = new Command('acr-access')
+/** The version in package.json, read at run time: importing the JSON would need an import attribute and a copy in dist/. */
+export function packageVersion(): string {
+  const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
+  return pkg.version;
+}
+
+const RUN_DESCRIPTION = 'Run the operator: keep every AcrAccess and ClusterAcrAccess reconciled';
+
+function baseProgram(io: CliIo): Command {
+  return new Command('acr-access')
     .description('Keeps Azure Container Registry pulls working behind locked-down egress')
-    .showHelpAfterError()
+    .version(packageVersion(), '-V, --version', 'print the version')
+    .showHelpAfterError('(add --help for usage)')
     .exitOverride()
-    .configureOutput({ writeOut: io.out, writeErr: io.err });
+    .configureOutput({ writeOut: io.out, writeErr: io.err })
+    .addHelpText('after', `\n${EXIT_CODES_HELP}`);
+}
 
+interface RenderFlags {
+  filename: string[];
+  serviceTags?: FeedChoice[];
+  backend: 'networkpolicy';
+  output: OutputFormat;
+  dns?: string;
+  dnsServer?: string[];
+  namespace?: string[];
+  allowedRegistries?: string[];
+  watchNamespaces?: string[];
+}
+
+function addRenderCommand(program: Command, io: CliIo, setExit: (code: number) => void): void {
   program
     .command('render')
-    .description('Print the policies planned for AcrAccess/ClusterAcrAccess documents, without a cluster')
+    .description('Print the objects the operator would write for AcrAccess/ClusterAcrAccess documents, offline')
     .requiredOption(
-      '-f, --filename <file>',
-      'YAML file with AcrAccess/ClusterAcrAccess documents (- for stdin; repeatable)',
+      '-f, --filename <path>',
+      'file, directory (recursive: .yaml, .yml, .json) or - for stdin; repeatable. Other kinds are skipped',
       list,
     )
-    .option('--service-tags <file>', 'Service Tags weekly JSON file (default: the embedded snapshot)')
+    .option(
+      '--service-tags <source>',
+      'feed: embedded (the snapshot) or file:<path> (a weekly ServiceTags_*.json); repeatable, one per cloud',
+      feedChoice,
+    )
     .addOption(new Option('--backend <name>', 'what to plan').choices(['networkpolicy']).default('networkpolicy'))
-    .addOption(new Option('-o, --output <format>', 'output format').choices(['yaml', 'json']).default('yaml'))
-    .option(
-      '--dns <mode>',
-      'resolve endpoint hosts through DNS: off or system',
-      (v) => {
-        if (v !== 'off' && v !== 'system') throw new InvalidArgumentError('off or system');
-        return v;
-      },
-      'off',
+    .addOption(
+      new Option('-o, --output <format>', 'yaml, json (a v1 List), name, or table (where each prefix came from)')
+        .choices(OUTPUT_FORMATS)
+        .default('yaml'),
     )
-    .option(
-      '--dns-server <address>',
-      'DNS server to resolve through (host or host:port; repeatable); implies DNS on',
-      list,
-    )
-    .option('-n, --namespace <name>', 'namespaces a ClusterAcrAccess applies to (repeatable)', list)
-    .action(
-      async (o: {
-        filename: string[];
-        serviceTags?: string;
-        backend: 'networkpolicy';
-        output: 'yaml' | 'json';
-        dns: 'off' | 'system';
-        dnsServer?: string[];
-        namespace?: string[];
-      }) => {
-        const result = await render({
-          files: o.filename,
-          backend: o.backend,
-          output: o.output,
-          dns: o.dnsServer?.length ? o.dnsServer : o.dns,
-          namespaces: o.namespace ?? [],
-          ...(o.serviceTags ? { serviceTags: o.serviceTags } : {}),
-          readStdin: () => text(process.stdin),
-        });
-        for (const note of result.notes) io.err(`${note}\n`);
-        io.out(result.text);
-      },
-    );
-  addRunCommand(program);
+    .option('--dns <mode>', 'off, system, or comma-separated resolvers (IP[:port] or host[:port]) (default: off)')
+    .addOption(new Option('--dns-server <address>', 'a resolver; same as --dns <address> (repeatable)').argParser(list))
+    .option('-n, --namespace <name>', 'namespaces a ClusterAcrAccess selects (repeatable)', namespaceList)
+    .option('--allowed-registries <globs>', 'as in run: login-server patterns, e.g. *.azurecr.io (default: all)', list)
+    .option('--watch-namespaces <names>', 'as in run: namespaces the operator watches (default: all)', namespaceList)
+    .addHelpText('after', `\n${EXIT_CODES_HELP}`)
+    .action(async (o: RenderFlags) => {
+      const { render } = await import('./render.js');
+      const result = await render({
+        files: o.filename,
+        backend: o.backend,
+        output: o.output,
+        dns: await dnsChoice(o),
+        namespaces: o.namespace ?? [],
+        ...(o.serviceTags ? { serviceTags: o.serviceTags } : {}),
+        allowedRegistries: o.allowedRegistries ?? [],
+        watchedNamespaces: o.watchNamespaces ?? [],
+        stdin: io.stdin ?? process.stdin,
+        write: io.out,
+      });
+      for (const note of result.notes) io.err(`${note}\n`);
+      setExit(result.exitCode);
+    });
+}
+
+/** `--dns off|system|<servers>` as in run; `--dns-server` adds servers and cannot be combined with off/system. */
+async function dnsChoice(o: RenderFlags): Promise<DnsChoice> {
+  const mode = o.dns?.trim();
+  const servers = [...(mode && mode !== 'off' && mode !== 'system' ? list(mode) : []), ...(o.dnsServer ?? [])];
+  if (servers.length === 0) return mode === 'system' ? 'system' : 'off';
+  if (mode === 'off' || mode === 'system') throw usageError(`--dns ${mode} cannot be combined with --dns-server`);
+  return parseDnsServers(servers, o.dnsServer?.length ? '--dns-server' : '--dns');
+}
+
+export function buildCli(
+  io: CliIo,
+  argv: readonly string[] = [],
+  setExit: (code: number) => void = () => {},
+  withRun?: (program: Command) => void,
+): Command {
+  const program = baseProgram(io);
+  addRenderCommand(program, io, setExit);
+  if (withRun) {
+    withRun(program);
+    return program;
+  }
+  // A stand-in that loads the real `run` command on demand and parses the command line again with it; it takes any
+  // options (the real command checks them), and `run --help` reaches the real help the same way.
+  program
+    .command('run')
+    .description(RUN_DESCRIPTION)
+    .helpOption(false)
+    .allowUnknownOption()
+    .allowExcessArguments()
+    .action(async () => {
+      const { addRunCommand } = await import('./run.js');
+      await buildCli(io, argv, setExit, addRunCommand).parseAsync([...argv], { from: 'user' });
+    });
   return program;
 }
 
 /** Runs the CLI; returns the exit code instead of exiting, so it can be tested in-process. */
 export async function main(
   argv: string[],
-  io = { out: (s: string) => void process.stdout.write(s), err: (s: string) => void process.stderr.write(s) },
+  io: CliIo = { out: (s) => void process.stdout.write(s), err: (s) => void process.stderr.write(s) },
 ): Promise<number> {
-  const program = buildCli(io);
+  let exitCode: number = EXIT.ok;
+  // `help run` prints the help of the command object itself, so the stand-in must not be the one asked.
+  const run = argv[0] === 'help' && argv[1] === 'run' ? (await import('./run.js')).addRunCommand : undefined;
+  const program = buildCli(io, argv, (code) => (exitCode = code), run);
   try {
     await program.parseAsync(argv, { from: 'user' });
-    return 0;
+    return exitCode;
   } catch (err) {
-    if (err instanceof RenderError) {
+    if (err instanceof CliError) {
       io.err(`error: ${err.message}\n`);
-      return 1;
+      return err.exitCode;
     }
-    const code = (err as { exitCode?: number; code?: string }).exitCode;
-    if (typeof code === 'number') return code;
+    if (err instanceof CommanderError) {
+      // Help and version end parsing with exit code 0; everything else commander reports is a usage error.
+      return err.exitCode === 0 ? EXIT.ok : EXIT.usage;
+    }
     io.err(`error: ${(err as Error).message}\n`);
-    return 1;
+    return EXIT.failed;
   }
 }

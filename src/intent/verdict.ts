@@ -1,0 +1,174 @@
+/**
+ * What the operator decides about a resource before and around resolution, as one pure function, so `render` and
+ * the reconciler reach the same decision from the same code ("One pipeline", DESIGN.md): whether it is refused
+ * (Stalled, nothing resolved or written), whether anything is written (Audit), and which facts to report (fields
+ * accepted but not acted on yet, a ClusterAcrAccess that selects no namespaces).
+ *
+ * Self-contained on purpose: it imports only types and the error classes resolution throws, never a client.
+ */
+import { KIND_ACR_ACCESS, type AnyAcrAccess, type BackendName } from '../api/types.js';
+import { AddressError } from '../addresses/address-set.js';
+import { DnsError } from '../addresses/dns.js';
+import { FeedError } from '../addresses/servicetags.js';
+import { EndpointError } from '../endpoints/endpoints.js';
+
+/** A condition reason (stable, CamelCase, for machines) and a message (for people). */
+export interface VerdictReason {
+  reason: string;
+  message: string;
+}
+
+/** Operator-wide settings the verdict depends on (`acr-access run` flags; `render` accepts the same). */
+export interface VerdictConfig {
+  /** Login-server globs (`*.azurecr.io`, `?` for one character); empty allows every registry. */
+  allowedRegistries: readonly string[];
+  /** Namespaces the operator watches and writes; empty or absent means all. */
+  watchedNamespaces?: readonly string[];
+}
+
+export interface Verdict {
+  /** Set when the resource is refused: report it as Stalled=True with this reason; resolve and write nothing. */
+  refusal?: VerdictReason;
+  /** Facts to report alongside the result (render: stderr; operator: Event and log), in a stable order. */
+  notes: VerdictReason[];
+  /** Whether the planned objects are written (apply and prune). False when refused, in Audit mode, or unwatched. */
+  write: boolean;
+}
+
+/** Stable reasons, so callers and tests never spell them twice. */
+export const VERDICT_REASONS = {
+  registryNotAllowed: 'RegistryNotAllowed',
+  backendUnavailable: 'BackendUnavailable',
+  discoveryUnavailable: 'DiscoveryUnavailable',
+  notImplemented: 'NotImplemented',
+  audit: 'Audit',
+  noNamespaceSelector: 'NoNamespaceSelector',
+  namespaceNotWatched: 'NamespaceNotWatched',
+} as const;
+
+/** Backends this version can write; the others in the API are planned. */
+export const IMPLEMENTED_BACKENDS: readonly BackendName[] = ['Auto', 'NetworkPolicy'];
+
+/**
+ * The decision for one valid (schema-checked) resource. Refusals are checked in a fixed order and the first one
+ * wins, because a Stalled condition carries one reason: the registry must be known before it can be checked
+ * against the allow-list, and an allowed registry comes before the backends.
+ */
+export function verdictFor(resource: AnyAcrAccess, config: VerdictConfig): Verdict {
+  const spec = resource.spec;
+  const notes: VerdictReason[] = [];
+  const refusal = refusalFor(resource, config);
+  if (refusal) return { refusal, notes, write: false };
+
+  const ignored = ignoredFields(resource);
+  if (ignored) notes.push(ignored);
+  let write = true;
+  const watched = config.watchedNamespaces ?? [];
+  if (resource.kind === KIND_ACR_ACCESS) {
+    const ns = resource.metadata.namespace ?? 'default';
+    if (watched.length > 0 && !watched.includes(ns)) {
+      write = false;
+      notes.push({
+        reason: VERDICT_REASONS.namespaceNotWatched,
+        message: `namespace ${ns} is not among the operator's watched namespaces (${watched.join(', ')}): the operator does not see this AcrAccess`,
+      });
+    }
+  } else if (!resource.spec.namespaceSelector) {
+    notes.push({
+      reason: VERDICT_REASONS.noNamespaceSelector,
+      message:
+        'spec.namespaceSelector is not set, so no namespace is selected and no pod-plane objects are written; set it to open egress for pods of the selected namespaces',
+    });
+  }
+  if (spec.mode === 'Audit') {
+    write = false;
+    notes.push({
+      reason: VERDICT_REASONS.audit,
+      message: 'mode is Audit: the policies are computed and reported, nothing is written',
+    });
+  }
+  return { notes, write };
+}
+
+/**
+ * The namespaces whose pods get pod-plane objects: an AcrAccess's own; for a ClusterAcrAccess, those its
+ * namespaceSelector matched (`selected`, found by the caller: label matching in the operator, `--namespace` in
+ * render), none without a selector, and only watched ones. Sorted, without duplicates.
+ */
+export function podPlaneNamespaces(
+  resource: AnyAcrAccess,
+  selected: readonly string[],
+  config: Pick<VerdictConfig, 'watchedNamespaces'>,
+): string[] {
+  if (resource.kind === KIND_ACR_ACCESS) return [resource.metadata.namespace ?? 'default'];
+  if (!resource.spec.namespaceSelector) return [];
+  const watched = config.watchedNamespaces ?? [];
+  return [...new Set(selected)].filter((n) => watched.length === 0 || watched.includes(n)).sort();
+}
+
+/**
+ * Classifies an error thrown while resolving a resource, with the reason the operator reports. `stalled` means
+ * retrying will not help (a spec problem: Stalled); otherwise it is a data problem (feed, DNS) that may pass.
+ */
+export function resolutionFailure(err: unknown): VerdictReason & { stalled: boolean } {
+  const message = err instanceof Error ? err.message : String(err);
+  if (err instanceof EndpointError) return { reason: 'EndpointsUnresolvable', message, stalled: true };
+  if (err instanceof AddressError) return { reason: 'AddressesUnresolvable', message, stalled: true };
+  if (err instanceof DnsError) return { reason: 'DNSFailed', message, stalled: false };
+  if (err instanceof FeedError) return { reason: 'FeedUnavailable', message, stalled: false };
+  return { reason: 'ResolutionFailed', message, stalled: false };
+}
+
+/** `*.azurecr.io` → /^.*\.azurecr\.io$/i: `*` any run of characters, `?` one, everything else literal. */
+export function globToRegExp(glob: string): RegExp {
+  const escaped = glob
+    .toLowerCase()
+    .replace(/[.+^${}()|[\]\\]/g, '\\$&')
+    .replace(/\*/g, '.*')
+    .replace(/\?/g, '.');
+  return new RegExp(`^${escaped}$`, 'i');
+}
+
+function refusalFor(resource: AnyAcrAccess, config: VerdictConfig): VerdictReason | undefined {
+  const registry = resource.spec.registry;
+  if (!registry.loginServer) {
+    // The CRD requires exactly one of the two; resourceId needs ARM discovery, which this version lacks.
+    return {
+      reason: VERDICT_REASONS.discoveryUnavailable,
+      message:
+        'spec.registry.resourceId alone needs endpoint discovery from Azure Resource Manager, which is not available in this version; give spec.registry.loginServer and spec.registry.regions',
+    };
+  }
+  const patterns = config.allowedRegistries;
+  if (patterns.length > 0 && !patterns.some((p) => globToRegExp(p).test(registry.loginServer!))) {
+    return {
+      reason: VERDICT_REASONS.registryNotAllowed,
+      message: `registry ${registry.loginServer} is not in the operator's allowed registries (${patterns.join(', ')})`,
+    };
+  }
+  const named = (resource.spec.backends ?? ['Auto']).filter((b) => !IMPLEMENTED_BACKENDS.includes(b));
+  if (named.length > 0) {
+    return {
+      reason: VERDICT_REASONS.backendUnavailable,
+      message: `backends ${named.join(', ')} are not available in this version; use Auto or NetworkPolicy`,
+    };
+  }
+  return undefined;
+}
+
+/**
+ * Fields the API accepts that this version does not act on, named in one note. (`spec.registry.resourceId` is not
+ * among them: the CRD allows it only without loginServer, and then it is a refusal.)
+ */
+function ignoredFields(resource: AnyAcrAccess): VerdictReason | undefined {
+  if (resource.kind === KIND_ACR_ACCESS) return undefined;
+  const fields: [string, string][] = [];
+  if (resource.spec.azure !== undefined) fields.push(['spec.azure', 'Azure-side backends']);
+  if (resource.spec.nodeSelector !== undefined) fields.push(['spec.nodeSelector', 'node-plane backends']);
+  if (fields.length === 0) return undefined;
+  const names = fields.map(([f]) => f).join(' and ');
+  return {
+    reason: VERDICT_REASONS.notImplemented,
+    message: `${names} ${fields.length === 1 ? 'is' : 'are'} accepted but not acted on yet (planned: ${fields.map(([, p]) => p).join(', ')})`,
+  };
+}
