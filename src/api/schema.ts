@@ -24,19 +24,16 @@ const registry = obj(
   'The Azure Container Registry to reach: its login server with the regions it is replicated to, or (planned) its ARM resource id.',
   {
     resourceId: str(
-      'Planned: ARM resource id of the registry, for discovery of the login server, data endpoints and replicas from Azure Resource Manager. Not available in this version: the resource is Stalled (ResourceIdNotSupported); give loginServer and regions.',
+      'Planned: ARM resource id of the registry, for discovery of the login server, data endpoints and replicas from Azure Resource Manager. Not available in this version: the resource is Stalled (DiscoveryUnavailable); give loginServer and regions.',
       {
         maxLength: 512,
         'x-kubernetes-validations': [{ rule: RULES.armId(PATTERNS.registryResourceId), message: MESSAGES.resourceId }],
       },
     ),
-    loginServer: str(
-      'Login server of the registry, e.g. contoso.azurecr.io; regions is then required.',
-      {
-        maxLength: 253,
-        'x-kubernetes-validations': [{ rule: RULES.matches(PATTERNS.loginServer), message: MESSAGES.loginServer }],
-      },
-    ),
+    loginServer: str('Login server of the registry, e.g. contoso.azurecr.io; regions is then required.', {
+      maxLength: 253,
+      'x-kubernetes-validations': [{ rule: RULES.matches(PATTERNS.loginServer), message: MESSAGES.loginServer }],
+    }),
     regions: list(
       'ARM location names of the home region and every geo-replica (e.g. eastus, westeurope; not Service Tags region codes such as germanyn). Required with loginServer.',
       str('An ARM location name.', {
@@ -127,7 +124,7 @@ const armId = (description: string, pattern: string, message: string) =>
   });
 
 const azure = obj(
-  'Planned: Azure-side egress configuration kept in step with the registry (node plane: kubelet pulls leave through these). Accepted and validated, not acted on in this version; status says so (NotImplemented).',
+  'Planned: Azure-side egress configuration kept in step with the registry (node plane: kubelet pulls leave through these). Accepted and validated, not acted on in this version; the Unsupported condition says so.',
   {
     firewallPolicy: obj(
       'An Azure Firewall policy: the operator owns one rule collection group in it with application rules for the registry hosts.',
@@ -312,7 +309,7 @@ export const clusterAcrAccessSpecSchema = obj(
     ...commonSpec('Pods the access is for, in the namespaces selected by namespaceSelector. Empty selects every pod.'),
     namespaceSelector: labelSelector('Namespaces whose pods get access. Unset: no pod-plane policies are written.'),
     nodeSelector: labelSelector(
-      'Planned: nodes whose host network gets access (Cilium host firewall or Calico host endpoints). Accepted and validated, not acted on in this version; status says so (NotImplemented).',
+      'Planned: nodes whose host network gets access (Cilium host firewall or Calico host endpoints). Accepted and validated, not acted on in this version; the Unsupported condition says so.',
     ),
     azure,
   },

@@ -8,6 +8,8 @@ export const CONDITIONS = {
   addressesResolved: 'AddressesResolved',
   policiesApplied: 'PoliciesApplied',
   degraded: 'Degraded',
+  /** Spec fields accepted but not acted on by this version (present only then). */
+  unsupported: 'Unsupported',
 } as const;
 
 export interface ConditionInput {

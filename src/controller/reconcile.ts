@@ -1,7 +1,6 @@
 import { isDeepStrictEqual } from 'node:util';
 import { KIND_ACR_ACCESS, type AnyAcrAccess } from '../api/types.js';
 import {
-  AddressError,
   HostResolutionError,
   buildAddressSet,
   dnsOnlyFeed,
@@ -21,6 +20,7 @@ import type { Metrics } from '../observability/metrics.js';
 import { NameConflictError, applyAndPrune } from './apply.js';
 import { CONDITIONS, conditionOf } from './conditions.js';
 import { ledgerPrefixes, selectNamespaces } from './scope.js';
+import { VERDICT_REASONS, resolutionFailure, verdictFor } from '../intent/verdict.js';
 import type { DnsCache } from './dns-cache.js';
 import type { EventRecorder } from './events.js';
 import type { FeedManager } from './feeds.js';
@@ -94,11 +94,7 @@ export function resourceKey(r: Pick<AnyAcrAccess, 'kind' | 'metadata'>): string 
  * when it changed. Failures never remove an allow rule: live objects are left as they are.
  */
 export class Reconciler {
-  private readonly allowed: RegExp[];
-
-  constructor(private readonly deps: ReconcilerDeps) {
-    this.allowed = deps.config.allowedRegistries.map(globToRegExp);
-  }
+  constructor(private readonly deps: ReconcilerDeps) {}
 
   async reconcile(key: string): Promise<ReconcileResult> {
     const resource = this.deps.caches.resource(key);
@@ -109,7 +105,10 @@ export class Reconciler {
     const outcome: Outcome = {};
     const result: ReconcileResult = {};
     try {
-      this.checkAllowed(resource);
+      // The same decision render makes: refusals, Audit, fields not acted on yet.
+      const verdict = verdictFor(resource, this.deps.config);
+      if (verdict.refusal) throw new Stalled(verdict.refusal.reason, verdict.refusal.message);
+      outcome.notes = verdict.notes.filter((n) => n.reason !== VERDICT_REASONS.audit);
       const endpoints = await this.resolveEndpoints(resource);
       outcome.endpoints = endpoints;
       result.hosts = allHosts(endpoints);
@@ -135,31 +134,15 @@ export class Reconciler {
     return result;
   }
 
-  private checkAllowed(resource: AnyAcrAccess): void {
-    const patterns = this.deps.config.allowedRegistries;
-    const registry = resource.spec.registry.loginServer ?? resource.spec.registry.resourceId ?? '';
-    if (patterns.length > 0 && !this.allowed.some((re) => re.test(registry))) {
-      throw new Stalled(
-        'RegistryNotAllowed',
-        `registry ${registry} is not in the operator's allowed registries (${patterns.join(', ')})`,
-      );
-    }
-    const named = (resource.spec.backends ?? ['Auto']).filter((b) => b !== 'Auto' && b !== 'NetworkPolicy');
-    if (named.length > 0) {
-      throw new Stalled(
-        'BackendUnavailable',
-        `backends ${named.join(', ')} are not available in this version; use Auto or NetworkPolicy`,
-      );
-    }
-  }
-
   private async resolveEndpoints(resource: AnyAcrAccess): Promise<RegistryEndpoints> {
     try {
       return await this.deps.endpoints.resolve(resource.spec.registry, {
         includeMicrosoftContainerRegistry: resource.spec.includeMicrosoftContainerRegistry ?? false,
       });
     } catch (err) {
-      throw new Stalled('EndpointsUnresolvable', (err as Error).message);
+      const failure = resolutionFailure(err);
+      if (failure.stalled) throw new Stalled(failure.reason, failure.message);
+      throw err;
     }
   }
 
@@ -217,7 +200,8 @@ export class Reconciler {
         ...(dnsAnswers ? { dnsAnswers } : {}),
       });
     } catch (err) {
-      if (err instanceof AddressError) throw new Stalled('AddressesUnresolvable', err.message);
+      const failure = resolutionFailure(err);
+      if (failure.stalled) throw new Stalled(failure.reason, failure.message);
       throw err;
     }
   }
@@ -248,7 +232,10 @@ export class Reconciler {
     if (scope.excluded.length > 0) {
       outcome.notes = [
         ...(outcome.notes ?? []),
-        `namespaces ${scope.excluded.join(', ')} match namespaceSelector but are system or operator namespaces, selected only when named by kubernetes.io/metadata.name`,
+        {
+          reason: 'NamespacesExcluded',
+          message: `namespaces ${scope.excluded.join(', ')} match namespaceSelector but are system or operator namespaces, selected only when named by kubernetes.io/metadata.name`,
+        },
       ];
     }
     const intent = podPlaneIntent(resource, endpoints, { ...addresses, ipv4, ipv6 }, scope.selected);
@@ -331,13 +318,4 @@ function regarding(resource: AnyAcrAccess) {
     ...(resource.metadata.namespace ? { namespace: resource.metadata.namespace } : {}),
     ...(resource.metadata.uid ? { uid: resource.metadata.uid } : {}),
   };
-}
-
-export function globToRegExp(glob: string): RegExp {
-  const escaped = glob
-    .toLowerCase()
-    .replace(/[.+^${}()|[\]\\]/g, '\\$&')
-    .replace(/\*/g, '.*')
-    .replace(/\?/g, '.');
-  return new RegExp(`^${escaped}$`, 'i');
 }

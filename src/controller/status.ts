@@ -24,8 +24,8 @@ export interface Outcome {
   live?: KubeObject[];
   /** Prefixes written in this reconcile: the next ledger entry. */
   written?: string[];
-  /** Things a person should know that are not failures (e.g. namespaces left out). */
-  notes?: string[];
+  /** Things a person should know that are not failures (fields not acted on yet, namespaces left out). */
+  notes?: { reason: string; message: string }[];
 }
 
 /** The whole status for one reconcile; equal inputs give an equal status, so an idle resync writes nothing. */
@@ -47,7 +47,7 @@ export function buildStatus(resource: AnyAcrAccess, o: Outcome, now: Date): AcrA
     const n = (o.effective?.ipv4 ?? 0) + (o.effective?.ipv6 ?? 0);
     const verb = o.audit ? 'would allow (Audit mode: nothing written)' : 'allow';
     const kept = o.audit && o.live?.length ? `; ${o.live.length} written before Audit stay in force unchanged` : '';
-    const notes = (o.notes ?? []).map((x) => `; ${x}`).join('');
+    const notes = (o.notes ?? []).map((x) => `; ${x.message}`).join('');
     add(
       CONDITIONS.ready,
       true,
@@ -55,6 +55,10 @@ export function buildStatus(resource: AnyAcrAccess, o: Outcome, now: Date): AcrA
       `${o.objects?.length ?? 0} NetworkPolicies ${verb} ${n} prefixes on the pod plane${kept}; the node plane (kubelet image pulls) is not covered by NetworkPolicy${notes}`,
     );
   }
+  // Fields accepted but not acted on get a condition of their own, so nobody reads Ready as covering them.
+  const unsupported = (o.notes ?? []).filter((n) => n.reason === 'NotImplemented');
+  if (unsupported.length)
+    add(CONDITIONS.unsupported, true, 'NotImplemented', unsupported.map((n) => n.message).join('; '));
   add(
     CONDITIONS.endpointsResolved,
     !!o.endpoints,
