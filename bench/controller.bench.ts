@@ -78,6 +78,7 @@ export async function runControllerBenchmark(): Promise<void> {
       plane: 'pod',
       hosts: [],
       ports: [{ protocol: 'TCP', port: 443 }],
+      options: { cilium: { podMatch: 'FQDNAndCIDR', nodeMatch: 'CIDR' } },
       prefixes: {
         ipv4: feed.values
           .find((v) => v.name === 'Storage.EastUS')!

@@ -246,6 +246,18 @@ const status = obj('What the operator observed and did.', {
     }),
     regions: list('Home and replica regions.', { type: 'string' }),
     otherHosts: list('Other hosts allowed (certificate host, MCR).', { type: 'string' }),
+    retiring: list(
+      'Hosts no longer desired (a replica or data endpoint dropped) that stay allowed until their grace period ends.',
+      obj(
+        'A retiring host.',
+        {
+          host: str('The host name.'),
+          since: str('When it stopped being desired.', { format: 'date-time' }),
+          until: str('When it is removed.', { format: 'date-time' }),
+        },
+        { required: ['host', 'since', 'until'] },
+      ),
+    ),
     notInUse: list(
       'Optional hosts DNS says do not exist (e.g. dedicated data endpoints of a registry that has none): not in use, not a failure.',
       { type: 'string' },
@@ -280,10 +292,24 @@ const status = obj('What the operator observed and did.', {
     },
   ),
   objects: list('Objects in force for this resource.', objectRef),
+  backends: list(
+    'Every backend the operator knows: the planes it would cover for this resource, whether it was chosen, and why (or why not).',
+    obj(
+      'One backend.',
+      {
+        name: str('NetworkPolicy, Cilium or Calico.'),
+        planes: list('Planes it covers for this resource.', { type: 'string' }),
+        chosen: bool('Whether its objects are written for this resource.'),
+        reason: str('Why it was chosen or not (served by the cluster, named in spec.backends, plane not asked for).'),
+      },
+      { required: ['name', 'chosen', 'reason'] },
+    ),
+  ),
   applied: obj(
     "The operator's ledger of what it last wrote. Make-before-break compares against it, never against live objects, which others can edit.",
     {
       prefixes: list('Prefixes the operator last wrote, all families.', { type: 'string', maxLength: 43 }),
+      hosts: list('Host names the operator last allowed (FQDN rules).', { type: 'string', maxLength: 253 }),
     },
   ),
 });

@@ -45,8 +45,18 @@ export interface DnsEgressSpec {
   podSelector?: LabelSelector;
 }
 
+export const CILIUM_POD_MATCH = ['FQDNAndCIDR', 'CIDR', 'FQDN'] as const;
+export const CILIUM_NODE_MATCH = ['CIDR', 'FQDNAndCIDR'] as const;
+
+/** How Cilium policies match the registry: by name (toFQDNs, needs the DNS proxy), by address, or both. */
+export interface CiliumSpec {
+  podMatch?: (typeof CILIUM_POD_MATCH)[number];
+  nodeMatch?: (typeof CILIUM_NODE_MATCH)[number];
+}
+
 export interface AcrAccessSpec {
   registry: RegistrySpec;
+  cilium?: CiliumSpec;
   podSelector?: LabelSelector;
   addressSources?: AddressSource[];
   ipFamilies?: IpFamily[];
@@ -104,6 +114,7 @@ export interface AcrAccessStatus {
     regions?: string[];
     otherHosts?: string[];
     notInUse?: string[];
+    retiring?: { host: string; since: string; until: string }[];
   };
   addresses?: {
     serviceTagsChangeNumber?: number;
@@ -117,8 +128,9 @@ export interface AcrAccessStatus {
   };
   planes?: { pod?: PlaneCoverage; node?: PlaneCoverage };
   objects?: { apiVersion: string; kind: string; namespace?: string; name: string }[];
+  backends?: { name: string; planes: ('pod' | 'node')[]; chosen: boolean; reason: string }[];
   /** The operator's ledger of what it last wrote; make-before-break reads it, never the live objects. */
-  applied?: { prefixes?: string[] };
+  applied?: { prefixes?: string[]; hosts?: string[] };
 }
 
 export type PlaneCoverage = 'Enforced' | 'Audited' | 'NotCovered';

@@ -1,3 +1,4 @@
+import type { ConcreteBackend } from '../backends/registry.js';
 /**
  * Flag values shared by `render` and `run`, parsed once with messages that name the flag. Light on purpose (no
  * client imports), so `--help` and `render` start fast.
@@ -33,6 +34,10 @@ export function namespaceList(value: string, previous: string[] = []): string[] 
 }
 
 /** Where a Service Tags feed comes from, as `--service-tags` spells it in render and run. */
+/** `render --backend`: the backend the cluster is taken to serve besides Kubernetes NetworkPolicy. */
+export const BACKEND_NAMES = { networkpolicy: 'NetworkPolicy' } as const satisfies Record<string, ConcreteBackend>;
+export type RenderBackend = keyof typeof BACKEND_NAMES;
+
 export type FeedChoice = { kind: 'embedded' } | { kind: 'file'; path: string };
 
 /** `embedded` or `file:<path>`; `configmap:` needs a cluster, and a bare path is ambiguous: both are usage errors. */

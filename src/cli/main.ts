@@ -7,6 +7,7 @@ import type { Readable } from 'node:stream';
 import { Command, CommanderError, Option } from 'commander';
 import { CliError, EXIT, EXIT_CODES_HELP, usageError } from './errors.js';
 import {
+  BACKEND_NAMES,
   OUTPUT_FORMATS,
   feedChoice,
   list,
@@ -15,6 +16,7 @@ import {
   type DnsChoice,
   type FeedChoice,
   type OutputFormat,
+  type RenderBackend,
 } from './flags.js';
 
 export interface CliIo {
@@ -44,7 +46,7 @@ function baseProgram(io: CliIo): Command {
 interface RenderFlags {
   filename: string[];
   serviceTags?: FeedChoice[];
-  backend: 'networkpolicy';
+  backend: RenderBackend;
   output: OutputFormat;
   dns?: string;
   dnsServer?: string[];
@@ -67,7 +69,11 @@ function addRenderCommand(program: Command, io: CliIo, setExit: (code: number) =
       'feed: embedded (the snapshot) or file:<path> (a weekly ServiceTags_*.json); repeatable, one per cloud',
       feedChoice,
     )
-    .addOption(new Option('--backend <name>', 'what to plan').choices(['networkpolicy']).default('networkpolicy'))
+    .addOption(
+      new Option('--backend <name>', 'the backend the cluster is taken to serve besides Kubernetes NetworkPolicy')
+        .choices(Object.keys(BACKEND_NAMES))
+        .default('networkpolicy'),
+    )
     .addOption(
       new Option('-o, --output <format>', 'yaml, json (a v1 List), name, or table (where each prefix came from)')
         .choices(OUTPUT_FORMATS)

@@ -1,5 +1,6 @@
 /** The formats `render -o` prints. All are deterministic: the same input gives the same bytes. */
 import { dump } from 'js-yaml';
+import type { BackendChoice } from '../backends/registry.js';
 import type { Resolved } from '../intent/pipeline.js';
 import type { Verdict, VerdictReason } from '../intent/verdict.js';
 import type { KubeObject } from '../kube/types.js';
@@ -10,6 +11,10 @@ export interface RenderedResource {
   /** `Kind namespace/name`. */
   id: string;
   verdict: Verdict;
+  /** The backends chosen (set once the verdict did not refuse). */
+  choice?: BackendChoice;
+  /** The Stalled reason the operator reports, from the verdict or the backend choice. */
+  refusal?: VerdictReason;
   /** Resolution failed: the reason the operator would report. */
   failure?: VerdictReason;
   resolved?: Resolved;

@@ -125,7 +125,7 @@ describe('render gives the operator’s verdict', () => {
     expect(r.exitCode).toBe(EXIT.failed);
     expect(r.objects.map((o) => o.metadata.name)).toEqual(['acr-access-fine']);
     expect(r.notes).toEqual([
-      `error: ${f}: document 2 (AcrAccess a/cilium): Stalled BackendUnavailable: backends Cilium are not available in this version; use Auto or NetworkPolicy`,
+      `error: ${f}: document 2 (AcrAccess a/cilium): Stalled BackendUnavailable: backends Cilium are not available in this version; use Auto, NetworkPolicy`,
       `error: ${f}: document 3 (AcrAccess a/other): Stalled RegistryNotAllowed: registry fabrikam.azurecr.io is not in the operator's allowed registries (contoso.azurecr.io)`,
     ]);
     // Without --allowed-registries every registry is allowed, as in `acr-access run`.

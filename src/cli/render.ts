@@ -9,7 +9,14 @@ import { DnsResolver } from '../addresses/dns.js';
 import { EmbeddedSnapshotSource, FileSource, SNAPSHOT_MAX_AGE_DAYS, feedAgeDays } from '../addresses/sources.js';
 import type { ServiceTagFeed } from '../addresses/servicetags.js';
 import { feedBoundsProblem } from '../addresses/feed-validation.js';
-import { planNetworkPolicies } from '../backends/networkpolicy/plan.js';
+import {
+  BUILT_IN_BACKENDS,
+  BackendRegistry,
+  assumedServed,
+  planChosen,
+  type ConcreteBackend,
+} from '../backends/registry.js';
+import { objectKey } from '../controller/apply.js';
 import { SpecEndpointResolver, type RegistryEndpoints } from '../endpoints/endpoints.js';
 import { CLOUDS, cloudForLoginServer, type CloudName, type CloudProfile } from '../endpoints/clouds.js';
 import { SYSTEM_NAMESPACES, namesNamespace } from '../controller/scope.js';
@@ -17,14 +24,15 @@ import { resolveResource } from '../intent/pipeline.js';
 import { podPlaneNamespaces, resolutionFailure, verdictFor, type VerdictConfig } from '../intent/verdict.js';
 import type { KubeObject } from '../kube/types.js';
 import { CliError, EXIT, usageError } from './errors.js';
-import type { DnsChoice, FeedChoice, OutputFormat } from './flags.js';
+import { BACKEND_NAMES, type DnsChoice, type FeedChoice, type OutputFormat, type RenderBackend } from './flags.js';
 import { readInputs } from './input.js';
 import { OutputWriter, type RenderedResource } from './output.js';
 
 export interface RenderOptions {
   /** Files, directories (read recursively) and `-` for `stdin`. */
   files: string[];
-  backend: 'networkpolicy';
+  /** The backend the cluster is taken to serve besides Kubernetes NetworkPolicy. */
+  backend: RenderBackend;
   output: OutputFormat;
   /** off: DNS is not consulted (resources asking for it get Service Tags only, with a note); system; or resolver IPs. */
   dns: DnsChoice;
@@ -83,6 +91,11 @@ export async function render(opts: RenderOptions): Promise<RenderResult> {
   };
   const dns = opts.dns === 'off' ? undefined : new DnsResolver(opts.dns === 'system' ? {} : { servers: opts.dns });
   const resources: RenderedResource[] = [];
+  // The operator may use NetworkPolicy and the backend render is asked for, and the cluster is taken to serve both.
+  const enabled = [...new Set<ConcreteBackend>(['NetworkPolicy', BACKEND_NAMES[opts.backend]])];
+  const registry = new BackendRegistry(BUILT_IN_BACKENDS, enabled);
+  await registry.detect(assumedServed(BUILT_IN_BACKENDS.filter((b) => enabled.includes(b.name))));
+  const printed = new Set<string>();
   const chunks: string[] = [];
   const output = new OutputWriter(opts.output, opts.write ?? ((chunk) => chunks.push(chunk)));
   const objects: KubeObject[] = [];
@@ -109,12 +122,15 @@ export async function render(opts: RenderOptions): Promise<RenderResult> {
 
   async function renderOne(rendered: RenderedResource, resource: AnyAcrAccess, where: string): Promise<void> {
     const verdict = rendered.verdict;
-    if (verdict.refusal) {
-      // Exactly what the operator reports: Stalled=True with this reason and message.
-      notes.push(`error: ${where}: Stalled ${verdict.refusal.reason}: ${verdict.refusal.message}`);
+    // Exactly what the operator reports: Stalled=True with this reason and message.
+    const refusal = verdict.refusal ?? (rendered.choice = registry.choose(resource)).refusal;
+    if (refusal) {
+      rendered.refusal = refusal;
+      notes.push(`error: ${where}: Stalled ${refusal.reason}: ${refusal.message}`);
       failed = true;
       return;
     }
+    const choice = rendered.choice!;
     for (const n of verdict.notes) notes.push(`note: ${where}: ${n.reason}: ${n.message}`);
     const sources = resource.spec.addressSources ?? ['ServiceTags', 'DNS'];
     let effective = resource;
@@ -156,7 +172,13 @@ export async function render(opts: RenderOptions): Promise<RenderResult> {
         namespacesFor: async () => namespaces.filter((n) => !excluded.includes(n)),
       });
       rendered.resolved = resolved;
-      if (verdict.write) rendered.objects = resolved.intents.flatMap((intent) => planNetworkPolicies(intent));
+      if (verdict.write) {
+        const planned = planChosen(choice, resolved.intents);
+        // Cluster-wide prerequisites (a Calico Tier) are written once, before the first policy that needs them.
+        const first = planned.prerequisites.filter((p) => !printed.has(objectKey(p)));
+        for (const p of first) printed.add(objectKey(p));
+        rendered.objects = [...first, ...planned.objects];
+      }
     } catch (err) {
       if (err instanceof CliError) throw new CliError(err.exitCode, `${where}: ${err.message}`);
       const f = resolutionFailure(err);

@@ -2,6 +2,7 @@ import type { Command } from 'commander';
 import { InvalidArgumentError, Option } from 'commander';
 import { createLogger } from '../observability/logger.js';
 import { DEFAULTS, startOperator, type OperatorOptions } from '../controller/operator.js';
+import { BUILT_IN_BACKENDS, type ConcreteBackend } from '../backends/registry.js';
 import { parseDuration } from './duration.js';
 import { CLOUDS, type CloudName } from '../endpoints/clouds.js';
 
@@ -91,6 +92,21 @@ export function addRunCommand(program: Command): void {
     )
     .addOption(
       env(
+        new Option('--backends <names>', 'backends the operator may use at all (Auto picks among the served ones)')
+          .argParser((v: string) => {
+            const names = csv(v);
+            const known = BUILT_IN_BACKENDS.map((b) => b.name as string);
+            const bad = names.filter((n) => !known.includes(n));
+            if (bad.length)
+              throw new InvalidArgumentError(`unknown backend ${bad.join(', ')}; known: ${known.join(', ')}`);
+            return names;
+          })
+          .default(DEFAULTS.backends, DEFAULTS.backends.join(',')),
+        'BACKENDS',
+      ),
+    )
+    .addOption(
+      env(
         new Option('--allowed-registries <globs>', 'comma-separated login server patterns, e.g. *.azurecr.io')
           .argParser(csv)
           .default([], 'all'),
@@ -148,6 +164,7 @@ export function addRunCommand(program: Command): void {
         graceMs: o.gracePeriod as number,
         maxFeedShrink: o.maxFeedShrink as number,
         allowedRegistries: o.allowedRegistries as string[],
+        backends: o.backends as ConcreteBackend[],
         watchedNamespaces: o.watchNamespaces as string[],
         workers: o.workers as number,
         resyncMs: o.resync as number,

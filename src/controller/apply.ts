@@ -43,7 +43,26 @@ export interface ApplyOutcome {
   unchanged: number;
 }
 
-export const objectKey = (o: KubeObject) => `${o.kind}/${o.metadata.namespace ?? ''}/${o.metadata.name}`;
+/** Group, kind, namespace and name: Calico's NetworkPolicy is not Kubernetes', and a version change is the same object. */
+export const objectKey = (o: { apiVersion: string; kind: string; metadata: { namespace?: string; name: string } }) =>
+  `${o.apiVersion.includes('/') ? o.apiVersion.split('/')[0] : ''}/${o.kind}/${o.metadata.namespace ?? ''}/${o.metadata.name}`;
+
+/**
+ * Creates cluster-wide prerequisites (a Calico Tier) when absent. They belong to no resource: never updated over
+ * someone's changes, never pruned.
+ */
+export async function ensurePrerequisites(client: KubeClient, objects: KubeObject[]): Promise<number> {
+  let created = 0;
+  for (const obj of objects) {
+    try {
+      await client.create(obj);
+      created++;
+    } catch (err) {
+      if (!isConflict(err)) throw err;
+    }
+  }
+  return created;
+}
 
 /**
  * Brings the live objects in line with the desired ones. `live` is what the caller's cache holds with this owner's
@@ -60,6 +79,15 @@ export async function applyAndPrune(
 ): Promise<ApplyOutcome> {
   const liveByKey = new Map(live.filter((o) => isControlledBy(o, owner)).map((o) => [objectKey(o), o]));
   const outcome: ApplyOutcome = { applied: [], deleted: [], unchanged: 0 };
+  // Two planes may plan the same shared object (a CIDR group): identical copies are one object.
+  const unique = new Map<string, KubeObject>();
+  for (const want of desired) {
+    const k = objectKey(want);
+    const seen = unique.get(k);
+    if (seen && !isDeepStrictEqual(seen, want)) throw new Error(`two different objects planned as ${k}`);
+    unique.set(k, want);
+  }
+  desired = [...unique.values()];
   for (const want of desired) {
     const have = liveByKey.get(objectKey(want));
     if (!have) outcome.applied.push(await createOrAdopt(client, owner, want));

@@ -11,6 +11,8 @@ import type { DnsCache } from './dns-cache.js';
 import { EventRecorder } from './events.js';
 import type { FeedManager, FeedState } from './feeds.js';
 import { Reconciler, resourceKey, type ReconcilerConfig } from './reconcile.js';
+import { objectKey } from './apply.js';
+import type { BackendRegistry } from '../backends/registry.js';
 import { WorkQueue } from './workqueue.js';
 
 export interface ManagerConfig extends ReconcilerConfig {
@@ -21,6 +23,8 @@ export interface ManagerConfig extends ReconcilerConfig {
   refreshIntervalMs: number;
   /** Watch this ConfigMap (namespace/name) and re-read the feed when it changes. */
   feedConfigMap?: { namespace: string; name: string };
+  /** Re-detect which backends the cluster serves this often (default 60 s). */
+  detectIntervalMs?: number;
   instance: string;
 }
 
@@ -29,6 +33,7 @@ export interface ManagerDeps {
   feeds: FeedManager;
   dns?: DnsCache;
   endpoints: EndpointResolver;
+  backends: BackendRegistry;
   logger: Logger;
   metrics: Metrics;
   config: ManagerConfig;
@@ -47,6 +52,9 @@ export class Manager {
   private namespaces!: Reflector;
   private readonly objectsByOwnerUid = new Map<string, Map<string, KubeObject>>();
   private readonly reportedForeign = new Set<string>();
+  /** Managed object key → the controller uid it is indexed under (shared by every kind's handlers). */
+  private readonly indexedOwner = new Map<string, string>();
+  private readonly watchedKinds = new Set<string>();
   private readonly usedTags = new Map<string, string[]>();
   private readonly usedHosts = new Map<string, string[]>();
   private readonly reconciler: Reconciler;
@@ -72,6 +80,7 @@ export class Manager {
       ...(deps.dns ? { dns: deps.dns } : {}),
       endpoints: deps.endpoints,
       recorder: new EventRecorder(deps.client, deps.logger, deps.config.instance),
+      backends: deps.backends,
       caches: {
         resource: (key) => this.lookup(key),
         ownedObjects: (uid) => [...(this.objectsByOwnerUid.get(uid)?.values() ?? [])],
@@ -95,7 +104,6 @@ export class Manager {
       this.resources.push(
         this.watch<AnyAcrAccess>(KIND_ACR_ACCESS, API_VERSION, namespace, undefined, this.resourceHandlers()),
       );
-      this.watch(NP.kind, NP.apiVersion, namespace, `${LABELS.managedBy}=${MANAGED_BY}`, this.policyHandlers());
     }
     this.resources.push(
       this.watch<AnyAcrAccess>(KIND_CLUSTER_ACR_ACCESS, API_VERSION, undefined, undefined, this.resourceHandlers()),
@@ -117,6 +125,7 @@ export class Manager {
         `metadata.name=${config.feedConfigMap.name}`,
       );
     }
+    await this.detectBackends(false);
     await Promise.all(this.reflectors.map((r) => r.start()));
     this.deps.metrics.maxConcurrent.set({ controller: CONTROLLER }, config.workers);
     this.workers = Array.from({ length: config.workers }, () => this.work());
@@ -125,7 +134,9 @@ export class Manager {
       void this.refreshFeed();
       void dns?.refreshExpired();
     }, config.refreshIntervalMs);
-    this.timers = [resync, refresh];
+    // A CNI installed (or removed) while the operator runs is picked up without a restart.
+    const detect = setInterval(() => void this.detectBackends(true), Math.max(1000, config.detectIntervalMs ?? 60_000));
+    this.timers = [resync, refresh, detect];
     for (const t of this.timers) t.unref();
     logger.info({ workers: config.workers, namespaces: config.watchedNamespaces }, 'controller started');
   }
@@ -232,10 +243,46 @@ export class Manager {
    * Indexes managed objects by their controller reference's uid, never by labels or annotations (any writer of a
    * namespace controls those). An object of ours in name only is ignored and reported once.
    */
+  /**
+   * Detects which backends the cluster serves and watches the kinds they write (label-selected: only objects that
+   * claim to be ours, then checked by controller uid). `started`: reflectors added now are started at once.
+   */
+  private async detectBackends(started: boolean): Promise<void> {
+    const { client, backends, config, logger } = this.deps;
+    try {
+      if (started) client.discovery.invalidate();
+      const changed = await backends.detect({ serves: (v, k) => client.discovery.isServed(v, k) });
+      const scopes = config.watchedNamespaces.length ? config.watchedNamespaces : [undefined];
+      const added: Reflector[] = [];
+      for (const kind of backends.servedKinds()) {
+        const id = `${kind.apiVersion}/${kind.kind}`;
+        if (this.watchedKinds.has(id)) continue;
+        this.watchedKinds.add(id);
+        for (const namespace of kind.namespaced ? scopes : [undefined])
+          added.push(
+            this.watch(
+              kind.kind,
+              kind.apiVersion,
+              namespace,
+              `${LABELS.managedBy}=${MANAGED_BY}`,
+              this.policyHandlers(),
+            ),
+          );
+      }
+      if (started) await Promise.all(added.map((r) => r.start()));
+      if (changed) {
+        logger.info({ kinds: [...this.watchedKinds] }, 'backends detected');
+        if (started) this.enqueueAll();
+      }
+    } catch (err) {
+      logger.warn({ err }, 'backend detection failed; keeping what was detected before');
+    }
+  }
+
   private policyHandlers() {
-    const indexed = new Map<string, string>();
+    const indexed = this.indexedOwner;
     const index = (o: KubeObject, present: boolean) => {
-      const name = `${o.metadata.namespace}/${o.metadata.name}`;
+      const name = objectKey(o);
       const before = indexed.get(name);
       if (before !== undefined) {
         this.objectsByOwnerUid.get(before)?.delete(name);
@@ -322,8 +369,6 @@ export class Manager {
     }
   }
 }
-
-const NP = { apiVersion: 'networking.k8s.io/v1', kind: 'NetworkPolicy' };
 
 /** The work-queue key of the AcrAccess or ClusterAcrAccess a controller reference names, if it names one. */
 function ownerKeyOf(ref: OwnerReference, namespace: string | undefined): string | undefined {

@@ -4,6 +4,7 @@ import type { KubeConfig } from '@kubernetes/client-node';
 import { DnsResolver } from '../addresses/dns.js';
 import { ConfigMapSource, FileSource, type ServiceTagSource } from '../addresses/sources.js';
 import { SpecEndpointResolver } from '../endpoints/endpoints.js';
+import { BUILT_IN_BACKENDS, BackendRegistry, type ConcreteBackend } from '../backends/registry.js';
 import type { CloudName } from '../endpoints/clouds.js';
 import { KubeClient } from '../kube/client.js';
 import { loadKubeConfig } from '../kube/config.js';
@@ -25,6 +26,8 @@ export interface OperatorOptions {
   serviceTags: string;
   /** The cloud the `serviceTags` source publishes; a feed for another cloud is refused (FeedWrongCloud). */
   serviceTagsCloud: CloudName;
+  /** Backends the operator may use at all; `Auto` in a spec picks among those the cluster serves. */
+  backends: ConcreteBackend[];
   refreshIntervalMs: number;
   graceMs: number;
   maxFeedShrink: number;
@@ -44,6 +47,7 @@ export interface OperatorOptions {
 export const DEFAULTS: Omit<OperatorOptions, 'namespace'> = {
   serviceTags: 'embedded',
   serviceTagsCloud: 'AzurePublicCloud',
+  backends: BUILT_IN_BACKENDS.map((b) => b.name),
   refreshIntervalMs: 60 * 60_000,
   graceMs: 7 * 86_400_000,
   maxFeedShrink: 0.5,
@@ -119,6 +123,7 @@ export async function startOperator(
     feeds,
     ...(dns ? { dns } : {}),
     endpoints: new SpecEndpointResolver(),
+    backends: new BackendRegistry(BUILT_IN_BACKENDS, opts.backends),
     logger,
     metrics,
     config: {

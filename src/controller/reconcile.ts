@@ -8,23 +8,24 @@ import {
   type AddressSet,
 } from '../addresses/address-set.js';
 import type { DnsAnswer } from '../addresses/dns.js';
-import { planNetworkPolicies } from '../backends/networkpolicy/plan.js';
+import { planChosen, type BackendChoice, type BackendRegistry } from '../backends/registry.js';
 import { isControlledBy, ownerId } from '../backends/ownership.js';
 import { allHosts, type EndpointResolver, type RegistryEndpoints } from '../endpoints/endpoints.js';
-import { ownerOf, podPlaneIntent } from '../intent/intent.js';
+import { ownerOf } from '../intent/intent.js';
+import { intentsFor } from '../intent/pipeline.js';
 import type { KubeClient } from '../kube/client.js';
 import { KubeApiError } from '../kube/errors.js';
 import type { KubeObject } from '../kube/types.js';
 import type { Logger } from '../observability/logger.js';
 import type { Metrics } from '../observability/metrics.js';
-import { NameConflictError, applyAndPrune } from './apply.js';
+import { NameConflictError, applyAndPrune, ensurePrerequisites, objectKey } from './apply.js';
 import { CONDITIONS, conditionOf } from './conditions.js';
 import { ledgerPrefixes, selectNamespaces } from './scope.js';
 import { VERDICT_REASONS, resolutionFailure, verdictFor } from '../intent/verdict.js';
 import type { DnsCache } from './dns-cache.js';
 import type { EventRecorder } from './events.js';
 import type { FeedManager } from './feeds.js';
-import { nextExpiry, retain } from './retention.js';
+import { nextExpiry, retain, retainHosts } from './retention.js';
 import { buildStatus, type Outcome } from './status.js';
 
 export interface ReconcilerConfig {
@@ -61,6 +62,7 @@ export interface ReconcilerDeps {
   dns?: Pick<DnsCache, 'resolve' | 'failure'>;
   endpoints: EndpointResolver;
   recorder: EventRecorder;
+  backends: BackendRegistry;
   caches: ReconcilerCaches;
   logger: Logger;
   metrics: Metrics;
@@ -94,6 +96,8 @@ export function resourceKey(r: Pick<AnyAcrAccess, 'kind' | 'metadata'>): string 
  * when it changed. Failures never remove an allow rule: live objects are left as they are.
  */
 export class Reconciler {
+  private readonly ensured = new Set<string>();
+
   constructor(private readonly deps: ReconcilerDeps) {}
 
   async reconcile(key: string): Promise<ReconcileResult> {
@@ -109,6 +113,9 @@ export class Reconciler {
       const verdict = verdictFor(resource, this.deps.config);
       if (verdict.refusal) throw new Stalled(verdict.refusal.reason, verdict.refusal.message);
       outcome.notes = verdict.notes.filter((n) => n.reason !== VERDICT_REASONS.audit);
+      const choice = this.deps.backends.choose(resource);
+      outcome.backends = choice;
+      if (choice.refusal) throw new Stalled(choice.refusal.reason, choice.refusal.message);
       const endpoints = await this.resolveEndpoints(resource);
       outcome.endpoints = endpoints;
       result.hosts = allHosts(endpoints);
@@ -117,7 +124,7 @@ export class Reconciler {
         result.requeueAfterMs = this.deps.config.noDataRetryMs;
       } else {
         result.tags = addresses.tags.map((t) => t.name);
-        await this.enforce(resource, endpoints, addresses, live, outcome, now, result);
+        await this.enforce(resource, endpoints, addresses, live, outcome, now, result, choice);
       }
     } catch (err) {
       if (!(err instanceof Stalled)) throw err;
@@ -214,6 +221,7 @@ export class Reconciler {
     outcome: Outcome,
     now: Date,
     result: ReconcileResult,
+    choice: BackendChoice,
   ): Promise<void> {
     const { config } = this.deps;
     // Every removal retires with grace, whether the feed, DNS or the spec caused it: a replica dropped from the spec
@@ -238,11 +246,25 @@ export class Reconciler {
         },
       ];
     }
-    const intent = podPlaneIntent(resource, endpoints, { ...addresses, ipv4, ipv6 }, scope.selected);
-    const desired = planNetworkPolicies(
-      intent,
+    const hosts = retainHosts({
+      desired: allHosts(endpoints),
+      applied: resource.status?.applied?.hosts ?? [],
+      retiring: resource.status?.endpoints?.retiring ?? [],
+      now,
+      graceMs: config.graceMs,
+    });
+    outcome.retiringHosts = hosts.retiring;
+    const intents = intentsFor(resource, endpoints, { ...addresses, ipv4, ipv6 }, scope.selected).map((i) => ({
+      ...i,
+      hosts: hosts.effective,
+    }));
+    const planned = planChosen(
+      choice,
+      intents,
       config.maxBytesPerObject ? { maxBytesPerObject: config.maxBytesPerObject } : {},
     );
+    const desired = planned.objects;
+    outcome.covered = planned.covered;
     outcome.addresses = addresses;
     outcome.effective = { ipv4: ipv4.length, ipv6: ipv6.length };
     outcome.retiring = retention.retiring;
@@ -250,7 +272,7 @@ export class Reconciler {
     const labels = { kind: resource.kind, namespace: resource.metadata.namespace ?? '', name: resource.metadata.name };
     this.deps.metrics.prefixes.set({ ...labels, state: 'allowed' }, retention.effective.length);
     this.deps.metrics.prefixes.set({ ...labels, state: 'retiring' }, retention.retiring.length);
-    const expiry = nextExpiry(retention.retiring);
+    const expiry = nextExpiry([...retention.retiring, ...hosts.retiring]);
     if (expiry !== undefined) result.requeueAfterMs = Math.max(1000, expiry - now.getTime() + 1000);
     if (resource.spec.mode === 'Audit') {
       // Audit writes nothing, and removes nothing either: objects written before stay as they are (status lists
@@ -258,9 +280,11 @@ export class Reconciler {
       outcome.audit = true;
       return;
     }
+    const owner = ownerOf(resource);
     let applied;
     try {
-      applied = await applyAndPrune(this.deps.client, intent.owner, desired, live);
+      await this.ensure(planned.prerequisites);
+      applied = await applyAndPrune(this.deps.client, owner, desired, live);
     } catch (err) {
       if (err instanceof NameConflictError) throw new Stalled('NameConflict', err.message, NAME_CONFLICT_RETRY_MS);
       if (err instanceof KubeApiError && [400, 403, 422].includes(err.code)) {
@@ -269,7 +293,7 @@ export class Reconciler {
       }
       throw err;
     }
-    outcome.written = [...retention.effective];
+    outcome.written = { prefixes: [...retention.effective], hosts: hosts.effective };
     if (applied.applied.length + applied.deleted.length > 0) {
       const before = resource.status?.addresses?.serviceTagsChangeNumber;
       const feedNote =
@@ -279,10 +303,23 @@ export class Reconciler {
       const note = `added ${retention.added.length} prefixes, retiring ${retention.startedRetiring.length}, removed ${retention.expired.length}${feedNote}; ${applied.applied.length} written, ${applied.deleted.length} deleted`;
       await this.deps.recorder.record(regarding(resource), 'Normal', 'PoliciesUpdated', note);
       this.deps.logger.info(
-        { resource: ownerId(intent.owner), written: applied.applied.length, deleted: applied.deleted.length },
+        {
+          key: resourceKey(resource),
+          resource: ownerId(owner),
+          written: applied.applied.length,
+          deleted: applied.deleted.length,
+        },
         note,
       );
     }
+  }
+
+  /** Prerequisites are created once per process (a POST that finds them is still a write request). */
+  private async ensure(objects: KubeObject[]): Promise<void> {
+    const missing = objects.filter((o) => !this.ensured.has(objectKey(o)));
+    if (missing.length === 0) return;
+    await ensurePrerequisites(this.deps.client, missing);
+    for (const o of missing) this.ensured.add(objectKey(o));
   }
 
   private namespacesFor(resource: AnyAcrAccess): { selected: string[]; excluded: string[] } {

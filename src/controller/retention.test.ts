@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { nextExpiry, retain } from './retention.js';
+import { nextExpiry, retain, retainHosts } from './retention.js';
 
 const DAY = 86_400_000;
 const t0 = new Date('2026-01-01T00:00:00Z');
@@ -83,5 +83,33 @@ describe('retain (make-before-break)', () => {
         { prefix: 'b', since: '', until: '2026-01-02T00:00:00Z' },
       ]),
     ).toBe(Date.parse('2026-01-02T00:00:00Z'));
+  });
+});
+
+describe('retainHosts', () => {
+  const grace = 3_600_000;
+  it('keeps a host that left for the grace period, then drops it; a host coming back stops retiring', () => {
+    const first = retainHosts({ desired: ['a.io'], applied: ['a.io', 'b.io'], retiring: [], now: t0, graceMs: grace });
+    expect(first.effective).toEqual(['a.io', 'b.io']);
+    expect(first.retiring).toEqual([{ host: 'b.io', since: t0.toISOString(), until: '2026-01-01T01:00:00.000Z' }]);
+    const later = new Date(t0.getTime() + grace / 2);
+    expect(
+      retainHosts({ desired: ['a.io'], applied: first.effective, retiring: first.retiring, now: later, graceMs: grace })
+        .retiring,
+    ).toEqual(first.retiring);
+    const after = new Date(t0.getTime() + grace);
+    expect(
+      retainHosts({ desired: ['a.io'], applied: first.effective, retiring: first.retiring, now: after, graceMs: grace })
+        .effective,
+    ).toEqual(['a.io']);
+    expect(
+      retainHosts({
+        desired: ['a.io', 'b.io'],
+        applied: first.effective,
+        retiring: first.retiring,
+        now: later,
+        graceMs: grace,
+      }).retiring,
+    ).toEqual([]);
   });
 });

@@ -68,7 +68,40 @@ export function retain(input: RetentionInput): RetentionResult {
 }
 
 /** The earliest moment a retiring prefix expires, for a delayed requeue. */
-export function nextExpiry(retiring: RetiringPrefix[]): number | undefined {
+export function nextExpiry<T extends { until: string }>(retiring: T[]): number | undefined {
   const times = retiring.map((r) => Date.parse(r.until));
   return times.length ? Math.min(...times) : undefined;
+}
+
+export interface RetiringHost {
+  host: string;
+  since: string;
+  until: string;
+}
+
+/**
+ * Make-before-break for host names (FQDN rules): a host that stops being desired — a replica dropped from the spec,
+ * data endpoints turned off — stays allowed for the grace period, like a prefix.
+ */
+export function retainHosts(input: {
+  desired: string[];
+  applied: string[];
+  retiring: RetiringHost[];
+  now: Date;
+  graceMs: number;
+}): { effective: string[]; retiring: RetiringHost[] } {
+  const desired = new Set(input.desired);
+  const known = new Map(input.retiring.map((r) => [r.host, r]));
+  const now = input.now.getTime();
+  const retiring: RetiringHost[] = [];
+  for (const host of new Set([...input.applied, ...known.keys()])) {
+    if (desired.has(host)) continue;
+    const previous = known.get(host);
+    if (previous && Date.parse(previous.until) <= now) continue;
+    retiring.push(
+      previous ?? { host, since: input.now.toISOString(), until: new Date(now + input.graceMs).toISOString() },
+    );
+  }
+  retiring.sort((a, b) => (a.host < b.host ? -1 : a.host > b.host ? 1 : 0));
+  return { effective: [...new Set([...input.desired, ...retiring.map((r) => r.host)])].sort(), retiring };
 }

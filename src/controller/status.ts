@@ -3,7 +3,9 @@ import { hostsNotInUse, type AddressSet } from '../addresses/address-set.js';
 import type { RegistryEndpoints } from '../endpoints/endpoints.js';
 import type { KubeObject } from '../kube/types.js';
 import { CONDITIONS, setConditions, type ConditionInput } from './conditions.js';
-import type { RetiringPrefix } from './retention.js';
+import type { RetiringHost, RetiringPrefix } from './retention.js';
+import type { BackendChoice } from '../backends/registry.js';
+import type { Plane } from '../intent/intent.js';
 
 export interface Outcome {
   /** A spec problem that retrying will not fix. */
@@ -22,8 +24,13 @@ export interface Outcome {
   audit?: boolean;
   /** Objects in force now under this owner's controller reference. */
   live?: KubeObject[];
-  /** Prefixes written in this reconcile: the next ledger entry. */
-  written?: string[];
+  /** Prefixes and hosts written in this reconcile: the next ledger entry. */
+  written?: { prefixes: string[]; hosts: string[] };
+  retiringHosts?: RetiringHost[];
+  /** The backends chosen for the resource and why the others were not. */
+  backends?: BackendChoice;
+  /** Planes for which objects were planned in this reconcile. */
+  covered?: Plane[];
   /** Things a person should know that are not failures (fields not acted on yet, namespaces left out). */
   notes?: { reason: string; message: string }[];
 }
@@ -48,11 +55,15 @@ export function buildStatus(resource: AnyAcrAccess, o: Outcome, now: Date): AcrA
     const verb = o.audit ? 'would allow (Audit mode: nothing written)' : 'allow';
     const kept = o.audit && o.live?.length ? `; ${o.live.length} written before Audit stay in force unchanged` : '';
     const notes = (o.notes ?? []).map((x) => `; ${x.message}`).join('');
+    const chosen = (o.backends?.chosen ?? []).map((c) => c.backend.name);
+    const isolating = chosen.includes('NetworkPolicy')
+      ? '; Kubernetes NetworkPolicy isolates the egress of the pods it selects'
+      : '';
     add(
       CONDITIONS.ready,
       true,
       o.audit ? 'Audited' : 'Applied',
-      `${o.objects?.length ?? 0} NetworkPolicies ${verb} ${n} prefixes on the pod plane${kept}; the node plane (kubelet image pulls) is not covered by NetworkPolicy${notes}`,
+      `${o.objects?.length ?? 0} objects (${chosen.join(', ') || 'no backend'}) ${verb} ${n} prefixes${kept}; ${planeText(resource, o, 'pod')}; ${planeText(resource, o, 'node')}${isolating}${notes}`,
     );
   }
   // Fields accepted but not acted on get a condition of their own, so nobody reads Ready as covering them.
@@ -104,6 +115,7 @@ export function buildStatus(resource: AnyAcrAccess, o: Outcome, now: Date): AcrA
       regions: e.regions,
       otherHosts: e.otherHosts,
       ...(o.addresses && hostsNotInUse(o.addresses).length ? { notInUse: hostsNotInUse(o.addresses) } : {}),
+      ...(o.retiringHosts?.length ? { retiring: o.retiringHosts } : {}),
     };
   } else if (previous.endpoints) status.endpoints = previous.endpoints;
   if (o.addresses && o.effective) {
@@ -120,11 +132,24 @@ export function buildStatus(resource: AnyAcrAccess, o: Outcome, now: Date): AcrA
   } else if (previous.addresses) status.addresses = previous.addresses;
   // Status says what is in force: what was written now, else the live objects (Audit, a stall, no data).
   const inForce = applied && !o.audit ? (o.objects ?? []) : (o.live ?? []);
-  const pod: PlaneCoverage = inForce.length > 0 ? 'Enforced' : o.audit && applied ? 'Audited' : 'NotCovered';
-  status.planes = { pod, node: 'NotCovered' };
+  const coverage = (plane: Plane): PlaneCoverage => {
+    if (applied && !o.audit) return o.covered?.includes(plane) ? 'Enforced' : 'NotCovered';
+    const before = o.live?.length ? previous.planes?.[plane] : undefined;
+    if (before === 'Enforced') return 'Enforced';
+    return applied && o.covered?.includes(plane) ? 'Audited' : 'NotCovered';
+  };
+  status.planes = { pod: coverage('pod'), node: coverage('node') };
+  if (o.backends)
+    status.backends = o.backends.report.map((r) => ({
+      name: r.name,
+      planes: r.planes,
+      chosen: r.chosen,
+      reason: r.reason,
+    }));
+  else if (previous.backends) status.backends = previous.backends;
   status.objects = inForce.map(refOf).sort(byRef);
-  const ledger = o.written ?? previous.applied?.prefixes;
-  if (ledger) status.applied = { prefixes: ledger };
+  const ledger = o.written ?? previous.applied;
+  if (ledger) status.applied = ledger;
   return status;
 }
 
@@ -141,4 +166,17 @@ function byRef(a: { namespace?: string; name: string }, b: { namespace?: string;
   const ka = `${a.namespace ?? ''}/${a.name}`;
   const kb = `${b.namespace ?? ''}/${b.name}`;
   return ka < kb ? -1 : ka > kb ? 1 : 0;
+}
+
+/** One clause of the Ready message per plane: who covers it, or why nobody does. */
+function planeText(resource: AnyAcrAccess, o: Outcome, plane: Plane): string {
+  const name = plane === 'pod' ? 'the pod plane (in-cluster registry clients)' : 'the node plane (kubelet image pulls)';
+  const by = (o.backends?.chosen ?? []).filter((c) => c.planes.includes(plane)).map((c) => c.backend.name);
+  if (by.length && o.covered?.includes(plane)) return `${name} is covered by ${by.join(', ')}`;
+  if (plane === 'node' && resource.kind === 'AcrAccess')
+    return `${name} is not covered: an AcrAccess governs pods only; a ClusterAcrAccess with spec.nodeSelector covers nodes`;
+  if (plane === 'node' && !('nodeSelector' in resource.spec && resource.spec.nodeSelector))
+    return `${name} is not covered: no spec.nodeSelector`;
+  const why = o.backends?.uncovered.find((u) => u.plane === plane)?.reason;
+  return `${name} is not covered${why ? `: ${why}` : ': no objects were planned for it'}`;
 }

@@ -1,4 +1,4 @@
-import { KIND_ACR_ACCESS, type AnyAcrAccess, type LabelSelector } from '../api/types.js';
+import { KIND_ACR_ACCESS, type AnyAcrAccess, type CiliumSpec, type LabelSelector } from '../api/types.js';
 import type { AddressSet } from '../addresses/address-set.js';
 import { allHosts, type RegistryEndpoints } from '../endpoints/endpoints.js';
 
@@ -30,6 +30,8 @@ export interface EgressIntent {
     namespaces: string[];
     nodeSelector?: LabelSelector;
   };
+  /** Backend options from the spec (defaults applied). */
+  options: { cilium: Required<CiliumSpec> };
   /** Where DNS egress goes, or undefined when the DNS rule is disabled. */
   dns?: { namespaceSelector: LabelSelector; podSelector: LabelSelector };
   provenance: Pick<AddressSet, 'feed' | 'tags' | 'dns' | 'origins'>;
@@ -67,6 +69,7 @@ export function podPlaneIntent(
     prefixes: { ipv4: addresses.ipv4, ipv6: addresses.ipv6 },
     ports: [{ protocol: 'TCP', port: 443 }],
     workloads: { podSelector: resource.spec.podSelector ?? {}, namespaces },
+    options: optionsOf(resource),
     provenance: { feed: addresses.feed, tags: addresses.tags, dns: addresses.dns, origins: addresses.origins },
   };
   if (dnsSpec?.enabled !== false) {
@@ -76,4 +79,35 @@ export function podPlaneIntent(
     };
   }
   return intent;
+}
+
+function optionsOf(resource: AnyAcrAccess): EgressIntent['options'] {
+  return {
+    cilium: {
+      podMatch: resource.spec.cilium?.podMatch ?? 'FQDNAndCIDR',
+      nodeMatch: resource.spec.cilium?.nodeMatch ?? 'CIDR',
+    },
+  };
+}
+
+/**
+ * The node-plane intent of a ClusterAcrAccess with a nodeSelector: host egress of the selected nodes (kubelet and
+ * containerd pulls) to the registry. No DNS rule: the host's resolver is not ours to restrict.
+ */
+export function nodePlaneIntent(
+  resource: AnyAcrAccess,
+  endpoints: RegistryEndpoints,
+  addresses: AddressSet,
+): EgressIntent | undefined {
+  if (resource.kind === KIND_ACR_ACCESS || !resource.spec.nodeSelector) return undefined;
+  return {
+    owner: ownerOf(resource),
+    plane: 'node',
+    hosts: allHosts(endpoints),
+    prefixes: { ipv4: addresses.ipv4, ipv6: addresses.ipv6 },
+    ports: [{ protocol: 'TCP', port: 443 }],
+    workloads: { podSelector: {}, namespaces: [], nodeSelector: resource.spec.nodeSelector },
+    options: optionsOf(resource),
+    provenance: { feed: addresses.feed, tags: addresses.tags, dns: addresses.dns, origins: addresses.origins },
+  };
 }

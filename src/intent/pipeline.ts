@@ -3,7 +3,7 @@ import { buildAddressSet, dnsOnlyFeed, resolveEndpointHosts, type AddressSet } f
 import type { DnsAnswer, DnsResolver } from '../addresses/dns.js';
 import type { ServiceTagFeed } from '../addresses/servicetags.js';
 import type { EndpointResolver, RegistryEndpoints } from '../endpoints/endpoints.js';
-import { podPlaneIntent, type EgressIntent } from './intent.js';
+import { nodePlaneIntent, podPlaneIntent, type EgressIntent } from './intent.js';
 
 export interface ResolveDeps {
   endpoints: EndpointResolver;
@@ -47,5 +47,21 @@ export async function resolveResource(resource: AnyAcrAccess, deps: ResolveDeps)
   });
   const namespaces =
     resource.kind === 'ClusterAcrAccess' && deps.namespacesFor ? await deps.namespacesFor(resource) : [];
-  return { endpoints, addresses, intents: [podPlaneIntent(resource, endpoints, addresses, namespaces)] };
+  return { endpoints, addresses, intents: intentsFor(resource, endpoints, addresses, namespaces) };
+}
+
+/**
+ * The intents of a resource, one per plane it asks for: the pod plane (an AcrAccess's namespace, or the namespaces
+ * a ClusterAcrAccess selected) and the node plane (a ClusterAcrAccess with a nodeSelector).
+ */
+export function intentsFor(
+  resource: AnyAcrAccess,
+  endpoints: RegistryEndpoints,
+  addresses: AddressSet,
+  namespaces: string[],
+): EgressIntent[] {
+  const intents = [podPlaneIntent(resource, endpoints, addresses, namespaces)];
+  const node = nodePlaneIntent(resource, endpoints, addresses);
+  if (node) intents.push(node);
+  return intents;
 }

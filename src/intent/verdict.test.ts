@@ -32,15 +32,6 @@ describe('verdictFor', () => {
     expect(verdictFor(acr({ registry }), { allowedRegistries: ['*.AZURECR.io'] }).refusal).toBeUndefined();
   });
 
-  it('refuses backends this version does not have, even next to one it has', () => {
-    const v = verdictFor(acr({ registry, backends: ['NetworkPolicy', 'Cilium', 'Calico'] }), all);
-    expect(v.refusal).toEqual({
-      reason: 'BackendUnavailable',
-      message: 'backends Cilium, Calico are not available in this version; use Auto or NetworkPolicy',
-    });
-    expect(verdictFor(acr({ registry, backends: ['NetworkPolicy'] }), all).refusal).toBeUndefined();
-  });
-
   it('refuses resourceId without loginServer (no ARM discovery yet) before checking the allow-list', () => {
     const v = verdictFor(acr({ registry: { resourceId: ID } }), { allowedRegistries: ['*.azurecr.io'] });
     expect(v.refusal?.reason).toBe('DiscoveryUnavailable');

@@ -6,7 +6,7 @@
  *
  * Self-contained on purpose: it imports only types and the error classes resolution throws, never a client.
  */
-import { KIND_ACR_ACCESS, type AnyAcrAccess, type BackendName } from '../api/types.js';
+import { KIND_ACR_ACCESS, type AnyAcrAccess } from '../api/types.js';
 import { AddressError } from '../addresses/address-set.js';
 import { DnsError } from '../addresses/dns.js';
 import { FeedError } from '../addresses/servicetags.js';
@@ -38,7 +38,6 @@ export interface Verdict {
 /** Stable reasons, so callers and tests never spell them twice. */
 export const VERDICT_REASONS = {
   registryNotAllowed: 'RegistryNotAllowed',
-  backendUnavailable: 'BackendUnavailable',
   discoveryUnavailable: 'DiscoveryUnavailable',
   notImplemented: 'NotImplemented',
   audit: 'Audit',
@@ -46,13 +45,10 @@ export const VERDICT_REASONS = {
   namespaceNotWatched: 'NamespaceNotWatched',
 } as const;
 
-/** Backends this version can write; the others in the API are planned. */
-export const IMPLEMENTED_BACKENDS: readonly BackendName[] = ['Auto', 'NetworkPolicy'];
-
 /**
  * The decision for one valid (schema-checked) resource. Refusals are checked in a fixed order and the first one
  * wins, because a Stalled condition carries one reason: the registry must be known before it can be checked
- * against the allow-list, and an allowed registry comes before the backends.
+ * against the allow-list. Backends are chosen next, by the backend registry (they depend on the cluster).
  */
 export function verdictFor(resource: AnyAcrAccess, config: VerdictConfig): Verdict {
   const spec = resource.spec;
@@ -146,13 +142,7 @@ function refusalFor(resource: AnyAcrAccess, config: VerdictConfig): VerdictReaso
       message: `registry ${registry.loginServer} is not in the operator's allowed registries (${patterns.join(', ')})`,
     };
   }
-  const named = (resource.spec.backends ?? ['Auto']).filter((b) => !IMPLEMENTED_BACKENDS.includes(b));
-  if (named.length > 0) {
-    return {
-      reason: VERDICT_REASONS.backendUnavailable,
-      message: `backends ${named.join(', ')} are not available in this version; use Auto or NetworkPolicy`,
-    };
-  }
+  // Whether the named backends can be used depends on the cluster: the backend registry decides that.
   return undefined;
 }
 

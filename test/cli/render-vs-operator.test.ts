@@ -57,7 +57,8 @@ const CASES: Record<string, () => Promise<Record<string, unknown>>> = {
     }),
   'Service Tags and DNS, MCR included': async () =>
     acr({ addressSources: ['ServiceTags', 'DNS'], includeMicrosoftContainerRegistry: true }),
-  'a registry outside the allowed ones': async () => acr({ registry: { ...registry, loginServer: 'fabrikam.azurecr.cn' } }),
+  'a registry outside the allowed ones': async () =>
+    acr({ registry: { ...registry, loginServer: 'fabrikam.azurecr.cn' } }),
   'a planned backend': async () => acr({ backends: ['Cilium'] }),
   'resourceId without discovery': async () =>
     acr({
@@ -127,7 +128,7 @@ describe('render and the operator reach the same verdict', () => {
         });
         await operator.manager.idle();
         const rendered = offline.resources[0]!;
-        const refusal = rendered.verdict.refusal ?? rendered.failure;
+        const refusal = rendered.refusal ?? rendered.failure;
         if (refusal) {
           expect(condition(live, 'Stalled')).toMatchObject({
             status: 'True',

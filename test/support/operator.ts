@@ -35,6 +35,8 @@ export async function startTestOperator(
     resyncMs: 10_000,
     refreshIntervalMs: 1000,
     workers: 2,
+    // CNI CRDs installed by other tests must not change what these operators write, unless a test asks.
+    backends: ['NetworkPolicy'],
     ...overrides,
   };
   return startOperator(options, silentLogger(), loadKubeConfig({ kubeconfig }), new Metrics(false));

@@ -15,6 +15,7 @@ const intent = (over: Partial<EgressIntent> = {}): EgressIntent => ({
     namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'kube-system' } },
     podSelector: { matchLabels: { 'k8s-app': 'kube-dns' } },
   },
+  options: { cilium: { podMatch: 'FQDNAndCIDR', nodeMatch: 'CIDR' } },
   provenance: { feed: { changeNumber: 376, cloud: 'Public', source: 'test' }, tags: [], dns: [], origins: {} },
   ...over,
 });

@@ -76,8 +76,16 @@ export function planNetworkPolicies(intent: EgressIntent, opts: NetworkPolicyPla
   return objects;
 }
 
+const NETWORK_POLICY = { apiVersion: 'networking.k8s.io/v1', kind: 'NetworkPolicy', namespaced: true };
+
+/** Kubernetes NetworkPolicy: always served, pod plane only, and it isolates what it selects (stated in status). */
 export const networkPolicyBackend: KubernetesBackend = {
   name: 'NetworkPolicy',
-  kinds: [{ apiVersion: 'networking.k8s.io/v1', kind: 'NetworkPolicy' }],
-  plan: (intent) => planNetworkPolicies(intent),
+  planes: ['pod'],
+  kinds: [NETWORK_POLICY],
+  detect: async (served) =>
+    (await served.serves(NETWORK_POLICY.apiVersion, NETWORK_POLICY.kind))
+      ? { served: true, reason: 'networking.k8s.io/v1 NetworkPolicy is served', kinds: [NETWORK_POLICY] }
+      : { served: false, reason: 'networking.k8s.io/v1 NetworkPolicy is not served', kinds: [] },
+  plan: (intent, _detection, opts) => planNetworkPolicies(intent, opts),
 };
