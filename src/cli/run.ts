@@ -23,6 +23,12 @@ const positive = (v: string) => {
   if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError('a whole number of at least 1');
   return n;
 };
+/** `--leader-elect`, `--leader-elect=false`, or the environment variable's `true`/`false`. */
+const bool = (v: unknown) => {
+  if (typeof v !== 'string' || v === 'true') return true;
+  if (v === 'false') return false;
+  throw new InvalidArgumentError('true or false');
+};
 const fraction = (v: string) => {
   const n = Number(v);
   if (!(n > 0 && n < 1)) throw new InvalidArgumentError('a fraction between 0 and 1, e.g. 0.5');
@@ -140,6 +146,30 @@ export function addRunCommand(program: Command): void {
     )
     .addOption(
       env(
+        new Option(
+          '--leader-elect [bool]',
+          'only the Lease holder reconciles (run several replicas); --leader-elect=false for one local process',
+        )
+          .argParser(bool)
+          .default(true),
+        'LEADER_ELECT',
+      ),
+    )
+    .addOption(new Option('--no-leader-elect', 'same as --leader-elect=false'))
+    .addOption(
+      env(
+        new Option('--leader-election-namespace <ns>', 'namespace of the Lease (default: --namespace)'),
+        'LEADER_ELECTION_NAMESPACE',
+      ),
+    )
+    .addOption(
+      env(
+        new Option('--leader-election-id <name>', 'name of the Lease').default('acr-access-operator'),
+        'LEADER_ELECTION_ID',
+      ),
+    )
+    .addOption(
+      env(
         new Option('--health-address <host:port>', 'serves /healthz, /readyz and /metrics').default(':8081'),
         'HEALTH_ADDRESS',
       ),
@@ -170,6 +200,14 @@ export function addRunCommand(program: Command): void {
         resyncMs: o.resync as number,
         dns: dnsFlag === 'off' || dnsFlag === 'system' ? dnsFlag : csv(dnsFlag),
         healthAddress: o.healthAddress as string,
+        ...(o.leaderElect
+          ? {
+              leaderElection: {
+                namespace: (o.leaderElectionNamespace as string | undefined) ?? (o.namespace as string),
+                name: o.leaderElectionId as string,
+              },
+            }
+          : {}),
         ...(o.kubeconfig ? { kubeconfig: o.kubeconfig as string } : {}),
         ...(o.context ? { context: o.context as string } : {}),
       };

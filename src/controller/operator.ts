@@ -6,13 +6,14 @@ import { ConfigMapSource, FileSource, type ServiceTagSource } from '../addresses
 import { SpecEndpointResolver } from '../endpoints/endpoints.js';
 import { BUILT_IN_BACKENDS, BackendRegistry, type ConcreteBackend } from '../backends/registry.js';
 import type { CloudName } from '../endpoints/clouds.js';
-import { KubeClient } from '../kube/client.js';
+import { KubeClient, USER_AGENT } from '../kube/client.js';
 import { loadKubeConfig } from '../kube/config.js';
 import { startHealthServer } from '../observability/health.js';
 import type { Logger } from '../observability/logger.js';
 import { Metrics } from '../observability/metrics.js';
 import { DnsCache } from './dns-cache.js';
-import { FeedManager, LastGoodFeedStore } from './feeds.js';
+import { FeedManager, LastGoodFeedStore, type FeedManagerOptions, type FeedState } from './feeds.js';
+import { LeaderElector, leaderIdentity, type LeaderTimings } from './leader.js';
 import { Manager } from './manager.js';
 
 export const FIELD_MANAGER = 'acr-access-operator';
@@ -28,6 +29,8 @@ export interface OperatorOptions {
   serviceTagsCloud: CloudName;
   /** Backends the operator may use at all; `Auto` in a spec picks among those the cluster serves. */
   backends: ConcreteBackend[];
+  /** How often to re-detect which backends the cluster serves (default 60 s). */
+  detectIntervalMs?: number;
   refreshIntervalMs: number;
   graceMs: number;
   maxFeedShrink: number;
@@ -42,6 +45,16 @@ export interface OperatorOptions {
   healthAddress?: string;
   maxBytesPerObject?: number;
   instance?: string;
+  /**
+   * Leader election on a coordination.k8s.io/v1 Lease; off when absent (local use, the in-process test operator).
+   * Only the leader runs the controller; a follower serves /healthz, /readyz and /metrics and waits.
+   */
+  leaderElection?: { namespace: string; name: string; timings?: Partial<LeaderTimings> };
+  /**
+   * Leadership lost: the controller is already told to stop; the default logs and exits 1 at once (the process
+   * restarts and competes again), as controller-runtime does.
+   */
+  onLeadershipLost?: (reason: string) => void;
 }
 
 export const DEFAULTS: Omit<OperatorOptions, 'namespace'> = {
@@ -64,7 +77,29 @@ export interface Operator {
   manager: Manager;
   metrics: Metrics;
   client: KubeClient;
+  /** `<instance>_<uuid>`: the lease holder identity, also in every request's User-Agent. */
+  identity: string;
+  leader?: LeaderElector;
+  /** Stops the controller (in-flight reconciles finish), then releases the lease if this process holds it. */
   stop(graceMs?: number): Promise<void>;
+}
+
+/** Reports the feed every reconcile uses, the embedded snapshot included (it emits no change event). */
+class MeteredFeedManager extends FeedManager {
+  constructor(
+    opts: FeedManagerOptions,
+    private readonly metrics: Metrics,
+  ) {
+    super(opts);
+    this.on('change', (cloud, _old, next) => metrics.observeFeed(cloud, next.feed));
+    metrics.watchFeedProblem(() => this.problem !== undefined);
+  }
+
+  override async feedFor(cloud: CloudName): Promise<FeedState | undefined> {
+    const state = await super.feedFor(cloud);
+    if (state) this.metrics.observeFeed(cloud, state.feed);
+    return state;
+  }
 }
 
 export function parseFeedSource(
@@ -97,18 +132,25 @@ export async function startOperator(
       ...(opts.kubeconfig ? { kubeconfig: opts.kubeconfig } : {}),
       ...(opts.context ? { context: opts.context } : {}),
     });
+  const instance = opts.instance ?? os.hostname();
+  const identity = leaderIdentity(instance);
   const client = new KubeClient(kc, {
     fieldManager: FIELD_MANAGER,
     onResponse: (method, code) => metrics.restRequests.inc({ method, code: String(code) }),
+    // The identity tells replicas apart in the audit log (they share one service account).
+    userAgent: `${USER_AGENT} (${identity})`,
   });
   const { source, configMap } = parseFeedSource(opts.serviceTags, client);
-  const feeds = new FeedManager({
-    ...(source ? { source } : {}),
-    sourceCloud: opts.serviceTagsCloud,
-    store: new LastGoodFeedStore(client, opts.namespace),
-    maxShrink: opts.maxFeedShrink,
-    logger,
-  });
+  const feeds = new MeteredFeedManager(
+    {
+      ...(source ? { source } : {}),
+      sourceCloud: opts.serviceTagsCloud,
+      store: new LastGoodFeedStore(client, opts.namespace),
+      maxShrink: opts.maxFeedShrink,
+      logger,
+    },
+    metrics,
+  );
   const dns =
     opts.dns === 'off'
       ? undefined
@@ -134,26 +176,73 @@ export async function startOperator(
       noDataRetryMs: 60_000,
       workers: opts.workers,
       resyncMs: opts.resyncMs,
+      ...(opts.detectIntervalMs ? { detectIntervalMs: opts.detectIntervalMs } : {}),
       refreshIntervalMs: opts.refreshIntervalMs,
-      instance: opts.instance ?? os.hostname(),
+      instance,
       ...(configMap ? { feedConfigMap: configMap } : {}),
       ...(opts.maxBytesPerObject ? { maxBytesPerObject: opts.maxBytesPerObject } : {}),
     },
   });
+  let leader: LeaderElector | undefined;
   let health: Server | undefined;
   if (opts.healthAddress)
     health = await startHealthServer(
       opts.healthAddress,
-      { healthy: () => manager.healthy(), ready: () => manager.ready() },
+      {
+        healthy: () => manager.healthy(),
+        // Independent of leadership, so a rollout proceeds past followers: the leader is ready once its informers
+        // synced; a follower runs none and is ready once it has read the Lease (API server reachable, RBAC right).
+        ready: () => (leader && !leader.isLeader ? leader.observedHolder !== undefined : manager.ready()),
+      },
       metrics,
     );
-  await manager.start();
+  let starting: Promise<void> | undefined;
+  let stopping = false;
+  if (!opts.leaderElection) await manager.start();
+  else {
+    const lost =
+      opts.onLeadershipLost ??
+      ((reason: string) => {
+        logger.fatal({ reason }, 'leadership lost; exiting so the process restarts');
+        logger.flush();
+        process.exit(1);
+      });
+    leader = new LeaderElector({
+      client,
+      logger,
+      metrics,
+      config: { ...opts.leaderElection, identity },
+      callbacks: {
+        onStartedLeading: () => {
+          if (stopping) return;
+          starting = manager.start().catch((err: unknown) => {
+            logger.error({ err }, 'the controller could not start');
+            lost(`the controller could not start: ${(err as Error).message}`);
+          });
+        },
+        // Stop taking work at once; whatever is in flight ends with the process.
+        onStoppedLeading: (reason) => {
+          void manager.stop(0);
+          lost(reason);
+        },
+      },
+    });
+    leader.start();
+  }
   return {
     manager,
     metrics,
     client,
+    identity,
+    ...(leader ? { leader } : {}),
     async stop(graceMs?: number) {
+      stopping = true;
+      // A follower stops polling first, so it cannot become leader while shutting down.
+      if (leader && !leader.isLeader) await leader.stop({ release: true });
+      await starting;
       await manager.stop(graceMs);
+      // The lease is held (and renewed) until the last write has finished, then handed over.
+      await leader?.stop({ release: true });
       await new Promise<void>((resolve) => (health ? health.close(() => resolve()) : resolve()));
     },
   };

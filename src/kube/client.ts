@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { type HttpMethod, type KubeConfig, PatchStrategy, RequestContext } from '@kubernetes/client-node';
 import { fetch, type Dispatcher } from 'undici';
 import { KubeApiError, isNotFound } from './errors.js';
@@ -16,6 +17,22 @@ export interface ClientOptions {
   fieldManager: string;
   /** Called after every request, for metrics. */
   onResponse?: (method: string, code: number) => void;
+  /** Sent on every request, watches included (default `acr-access-operator/<version>`), so audit logs name us. */
+  userAgent?: string;
+}
+
+/** `acr-access-operator/<version>`, the version read once from package.json (../../ from src/kube and dist/kube). */
+export const USER_AGENT = `acr-access-operator/${packageVersion()}`;
+
+function packageVersion(): string {
+  try {
+    const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as {
+      version?: string;
+    };
+    return pkg.version ?? 'unknown';
+  } catch {
+    return 'unknown'; // a repackaged build without package.json still runs, and says so in the audit log
+  }
 }
 
 export interface DeletePreconditions {
@@ -35,10 +52,14 @@ export class KubeClient {
   readonly discovery: Discovery;
   private dispatcher: { value: Dispatcher; renewAt: number } | undefined;
 
+  /** The kubeconfig as given, except that every request it authenticates carries this client's User-Agent. */
+  readonly kubeConfig: KubeConfig;
+
   constructor(
-    readonly kubeConfig: KubeConfig,
+    kubeConfig: KubeConfig,
     readonly options: ClientOptions,
   ) {
+    this.kubeConfig = withUserAgent(kubeConfig, options.userAgent ?? USER_AGENT);
     this.discovery = new Discovery((path) => this.request('GET', path));
   }
 
@@ -182,6 +203,20 @@ export class KubeClient {
       throw err;
     }
   }
+}
+
+/**
+ * client-node's Watch (used by the reflector) sets no User-Agent, so undici's own ("undici") would reach the audit
+ * log. Both it and request() authenticate through applySecurityAuthentication: a view of the kubeconfig whose
+ * version of it adds the header covers every request. Everything else reads through to the original.
+ */
+function withUserAgent(kubeConfig: KubeConfig, userAgent: string): KubeConfig {
+  const view = Object.create(kubeConfig) as KubeConfig;
+  view.applySecurityAuthentication = async (context: RequestContext) => {
+    await kubeConfig.applySecurityAuthentication(context);
+    context.setHeaderParam('User-Agent', userAgent);
+  };
+  return view;
 }
 
 export function objectPath(info: ResourceInfo, namespace?: string, name?: string, subresource?: string): string {

@@ -115,6 +115,8 @@ describe('the controller under failure', () => {
       '127.0.0.1:0',
       '--log-level',
       'warn',
+      // One process at a time here: a lease would make each restarted process wait out the killed one's.
+      '--leader-elect=false',
     ];
     let child: ChildProcess | undefined;
     let healthPort = 0;
@@ -165,7 +167,16 @@ describe('the controller under failure', () => {
     }
     await kill();
     await start();
-    for (const name of names) await waitReady(admin, namespace, name, 'True', 60_000);
+    // Ready alone can be a status from before the feed change (a resource the killed processes never reached):
+    // wait until each one reports the new feed.
+    for (const name of names) {
+      await waitReady(admin, namespace, name, 'True', 60_000);
+      await eventually(
+        `${name} on feed 377`,
+        async () => (await getAcrAccess(admin, namespace, name))?.status?.addresses?.serviceTagsChangeNumber === 377,
+        60_000,
+      );
+    }
 
     const policies = await admin.list('networking.k8s.io/v1', 'NetworkPolicy', { namespace });
     expect(policies.items.map((p) => p.metadata.name).sort()).toEqual(names.map((n) => `acr-access-${n}`).sort());

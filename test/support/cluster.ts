@@ -92,6 +92,7 @@ export interface AuditEvent {
   objectRef?: { resource?: string; namespace?: string; name?: string; subresource?: string; apiGroup?: string };
   responseStatus?: { code?: number };
   requestReceivedTimestamp: string;
+  userAgent?: string;
 }
 
 /** Audit events of the control plane so far, oldest first. */
