@@ -1,9 +1,11 @@
 // npm run bench: every benchmark, each reported as a ratio against a baseline measured in the same run.
 import { runAddressBenchmarks } from './addresses.bench.js';
+import { runBackendBenchmarks } from './backends.bench.js';
 import { runCliBenchmark } from './cli.bench.js';
 import { runControllerBenchmark } from './controller.bench.js';
 
 console.log(`node ${process.version}`);
 runAddressBenchmarks();
 runCliBenchmark();
+await runBackendBenchmarks();
 if (!process.argv.includes('--no-controller')) await runControllerBenchmark();

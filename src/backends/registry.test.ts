@@ -33,12 +33,30 @@ describe('the backend registry', () => {
     expect(planesOf(cluster({ namespaceSelector: {}, nodeSelector: {} }))).toEqual(['pod', 'node']);
   });
 
-  it('falls back to Kubernetes NetworkPolicy for the pod plane and says the node plane is not covered', async () => {
+  it('falls back to Kubernetes NetworkPolicy for the pod plane when no CNI serves it; the node plane stays uncovered', async () => {
+    const r = await detected(['networking.k8s.io/v1/NetworkPolicy']);
+    const choice = r.choose(cluster({ namespaceSelector: {}, nodeSelector: {} }));
+    expect(choice.chosen.map((c) => [c.backend.name, c.planes])).toEqual([['NetworkPolicy', ['pod']]]);
+    expect(choice.uncovered.map((u) => u.plane)).toEqual(['node']);
+    expect(choice.uncovered[0]?.reason).toContain('Calico: the Calico projectcalico.org/v3 API is not served');
+    expect(choice.refusal).toBeUndefined();
+  });
+
+  it('takes a served CNI for both planes and leaves out NetworkPolicy, which would isolate pods', async () => {
     const r = await detected(ALL_KINDS);
     const choice = r.choose(cluster({ namespaceSelector: {}, nodeSelector: {} }));
-    expect(choice.chosen.map((c) => [c.backend.name, c.planes])).toContainEqual(['NetworkPolicy', ['pod']]);
-    expect(choice.uncovered.map((u) => u.plane)).toContain('node');
-    expect(choice.refusal).toBeUndefined();
+    expect(choice.chosen.map((c) => [c.backend.name, c.planes])).toEqual([
+      ['Cilium', ['pod', 'node']],
+      ['Calico', ['pod', 'node']],
+    ]);
+    expect(choice.uncovered).toEqual([]);
+    expect(choice.report.find((x) => x.name === 'NetworkPolicy')?.reason).toBe(
+      'not needed: Cilium covers the pod plane without isolating pods',
+    );
+    const calicoOnly = await detected(ALL_KINDS.filter((k) => !k.startsWith('cilium.io/')));
+    expect(calicoOnly.choose(acr()).chosen.map((c) => c.backend.name)).toEqual(['Calico']);
+    // Named explicitly, NetworkPolicy is written even next to a CNI.
+    expect(r.choose(acr({ backends: ['NetworkPolicy'] })).chosen.map((c) => c.backend.name)).toEqual(['NetworkPolicy']);
   });
 
   it('refuses a named backend that is not served, naming why', async () => {
@@ -54,7 +72,11 @@ describe('the backend registry', () => {
     const r = new BackendRegistry(BUILT_IN_BACKENDS, []);
     expect(await r.detect(served(...ALL_KINDS))).toBe(true);
     expect(r.choose(acr()).chosen).toEqual([]);
-    expect(r.choose(acr()).report[0]?.reason).toBe("NetworkPolicy is not among the operator's --backends");
+    expect(r.choose(acr()).report.map((x) => x.reason)).toEqual([
+      'NetworkPolicy is not enabled (acr-access run --backends, render --backend)',
+      'Cilium is not enabled (acr-access run --backends, render --backend)',
+      'Calico is not enabled (acr-access run --backends, render --backend)',
+    ]);
     expect(await r.detect(served(...ALL_KINDS))).toBe(false);
   });
 

@@ -1,6 +1,8 @@
 import { KIND_ACR_ACCESS, type AnyAcrAccess, type BackendName } from '../api/types.js';
 import type { EgressIntent, Plane } from '../intent/intent.js';
 import type { KubeObject } from '../kube/types.js';
+import { calicoBackend } from './calico/backend.js';
+import { ciliumBackend } from './cilium/backend.js';
 import { networkPolicyBackend } from './networkpolicy/plan.js';
 import type { Detection, KubernetesBackend, PlanOptions, ServedKinds } from './types.js';
 
@@ -54,7 +56,11 @@ export class BackendRegistry {
         b.name,
         this.enabled.includes(b.name)
           ? await b.detect(served)
-          : { served: false, reason: `${b.name} is not among the operator's --backends`, kinds: [] },
+          : {
+              served: false,
+              reason: `${b.name} is not enabled (acr-access run --backends, render --backend)`,
+              kinds: [],
+            },
       );
     }
     const changed = JSON.stringify([...next]) !== JSON.stringify([...this.detections]);
@@ -141,7 +147,7 @@ export class BackendRegistry {
 }
 
 /** The backends this version ships. */
-export const BUILT_IN_BACKENDS: readonly KubernetesBackend[] = [networkPolicyBackend];
+export const BUILT_IN_BACKENDS: readonly KubernetesBackend[] = [networkPolicyBackend, ciliumBackend, calicoBackend];
 
 export interface Planned {
   /** Every object the chosen backends write for the resource, in a stable order. */
@@ -166,7 +172,7 @@ export function planChosen(choice: BackendChoice, intents: EgressIntent[], opts:
       objects.push(...planned);
     }
   }
-  return { objects, prerequisites, covered: [...covered].sort() };
+  return { objects: unique(objects), prerequisites, covered: [...covered].sort() };
 }
 
 /**
@@ -176,5 +182,22 @@ export function planChosen(choice: BackendChoice, intents: EgressIntent[], opts:
 export function assumedServed(backends: readonly KubernetesBackend[]): ServedKinds {
   const kinds = new Set(backends.flatMap((b) => b.kinds.map((k) => `${k.apiVersion}/${k.kind}`)));
   kinds.add('networking.k8s.io/v1/NetworkPolicy');
-  return { serves: async (apiVersion, kind) => kinds.has(`${apiVersion}/${kind}`) };
+  // The assumed cluster runs the newest versions the backends know, whose schemas have every field they write.
+  return { serves: async (apiVersion, kind) => kinds.has(`${apiVersion}/${kind}`), hasField: async () => true };
+}
+
+/** Two planes of one resource plan the same shared object (a CIDR group): identical copies are one object. */
+function unique(objects: KubeObject[]): KubeObject[] {
+  const seen = new Map<string, string>();
+  const out: KubeObject[] = [];
+  for (const o of objects) {
+    const key = `${o.apiVersion.split('/')[0]}/${o.kind}/${o.metadata.namespace ?? ''}/${o.metadata.name}`;
+    const body = JSON.stringify(o);
+    const before = seen.get(key);
+    if (before === undefined) {
+      seen.set(key, body);
+      out.push(o);
+    } else if (before !== body) throw new Error(`two different objects planned as ${key}`);
+  }
+  return out;
 }

@@ -12,6 +12,11 @@ export interface BackendKind {
 /** What the API server serves, as far as a backend needs to know (backed by discovery). */
 export interface ServedKinds {
   serves(apiVersion: string, kind: string): Promise<boolean>;
+  /**
+   * Whether the served schema of a kind has a field (OpenAPI v3): true/false when known, undefined when the API
+   * server publishes no schema. Discovery cannot tell versions of a CRD apart; a pruned field can change meaning.
+   */
+  hasField?(apiVersion: string, kind: string, path: readonly string[]): Promise<boolean | undefined>;
 }
 
 /** Whether a backend can be used in this cluster, why (or why not), and the kinds (versions) it will write. */

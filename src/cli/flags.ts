@@ -35,7 +35,11 @@ export function namespaceList(value: string, previous: string[] = []): string[] 
 
 /** Where a Service Tags feed comes from, as `--service-tags` spells it in render and run. */
 /** `render --backend`: the backend the cluster is taken to serve besides Kubernetes NetworkPolicy. */
-export const BACKEND_NAMES = { networkpolicy: 'NetworkPolicy' } as const satisfies Record<string, ConcreteBackend>;
+export const BACKEND_NAMES = {
+  networkpolicy: 'NetworkPolicy',
+  cilium: 'Cilium',
+  calico: 'Calico',
+} as const satisfies Record<string, ConcreteBackend>;
 export type RenderBackend = keyof typeof BACKEND_NAMES;
 
 export type FeedChoice = { kind: 'embedded' } | { kind: 'file'; path: string };

@@ -117,7 +117,7 @@ describe('render gives the operator’s verdict', () => {
       'refused.yaml',
       [
         ok('fine'),
-        ok('cilium', ', backends: [Cilium]'),
+        ok('calico', ', backends: [Calico]'),
         doc('AcrAccess', 'other', '{registry: {loginServer: fabrikam.azurecr.io, regions: [eastus]}}', 'a'),
       ].join('---\n'),
     );
@@ -125,7 +125,7 @@ describe('render gives the operator’s verdict', () => {
     expect(r.exitCode).toBe(EXIT.failed);
     expect(r.objects.map((o) => o.metadata.name)).toEqual(['acr-access-fine']);
     expect(r.notes).toEqual([
-      `error: ${f}: document 2 (AcrAccess a/cilium): Stalled BackendUnavailable: backends Cilium are not available in this version; use Auto, NetworkPolicy`,
+      `error: ${f}: document 2 (AcrAccess a/calico): Stalled BackendUnavailable: Calico: Calico is not enabled (acr-access run --backends, render --backend)`,
       `error: ${f}: document 3 (AcrAccess a/other): Stalled RegistryNotAllowed: registry fabrikam.azurecr.io is not in the operator's allowed registries (contoso.azurecr.io)`,
     ]);
     // Without --allowed-registries every registry is allowed, as in `acr-access run`.

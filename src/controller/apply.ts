@@ -76,23 +76,24 @@ export async function applyAndPrune(
   owner: IntentOwner,
   desired: KubeObject[],
   live: KubeObject[],
+  /** Called with each object as stored, as soon as it is written. */
+  onWritten: (obj: KubeObject) => void = () => undefined,
 ): Promise<ApplyOutcome> {
   const liveByKey = new Map(live.filter((o) => isControlledBy(o, owner)).map((o) => [objectKey(o), o]));
   const outcome: ApplyOutcome = { applied: [], deleted: [], unchanged: 0 };
-  // Two planes may plan the same shared object (a CIDR group): identical copies are one object.
-  const unique = new Map<string, KubeObject>();
-  for (const want of desired) {
-    const k = objectKey(want);
-    const seen = unique.get(k);
-    if (seen && !isDeepStrictEqual(seen, want)) throw new Error(`two different objects planned as ${k}`);
-    unique.set(k, want);
-  }
-  desired = [...unique.values()];
   for (const want of desired) {
     const have = liveByKey.get(objectKey(want));
-    if (!have) outcome.applied.push(await createOrAdopt(client, owner, want));
-    else if (needsApply(want, have)) outcome.applied.push(await client.apply(withUid(want, have)));
-    else outcome.unchanged++;
+    const written = !have
+      ? await createOrAdopt(client, owner, want)
+      : needsApply(want, have)
+        ? await client.apply(withUid(want, have))
+        : undefined;
+    if (!written) {
+      outcome.unchanged++;
+      continue;
+    }
+    onWritten(written);
+    outcome.applied.push(written);
   }
   const wanted = new Set(desired.map(objectKey));
   for (const obj of liveByKey.values()) {

@@ -13,6 +13,7 @@ import type { FeedManager, FeedState } from './feeds.js';
 import { Reconciler, resourceKey, type ReconcilerConfig } from './reconcile.js';
 import { objectKey } from './apply.js';
 import type { BackendRegistry } from '../backends/registry.js';
+import { OpenApiFields } from '../kube/openapi.js';
 import { WorkQueue } from './workqueue.js';
 
 export interface ManagerConfig extends ReconcilerConfig {
@@ -55,6 +56,9 @@ export class Manager {
   /** Managed object key → the controller uid it is indexed under (shared by every kind's handlers). */
   private readonly indexedOwner = new Map<string, string>();
   private readonly watchedKinds = new Set<string>();
+  private readonly openApi = new OpenApiFields((path) => this.deps.client.request('GET', path));
+  /** Managed object key → the resourceVersion the operator's own last write produced. */
+  private readonly ownWrites = new Map<string, string>();
   private readonly usedTags = new Map<string, string[]>();
   private readonly usedHosts = new Map<string, string[]>();
   private readonly reconciler: Reconciler;
@@ -81,6 +85,10 @@ export class Manager {
       endpoints: deps.endpoints,
       recorder: new EventRecorder(deps.client, deps.logger, deps.config.instance),
       backends: deps.backends,
+      onWritten: (obj) => {
+        if (this.ownWrites.size > 100_000) this.ownWrites.clear();
+        if (obj.metadata.resourceVersion) this.ownWrites.set(objectKey(obj), obj.metadata.resourceVersion);
+      },
       caches: {
         resource: (key) => this.lookup(key),
         ownedObjects: (uid) => [...(this.objectsByOwnerUid.get(uid)?.values() ?? [])],
@@ -232,6 +240,7 @@ export class Manager {
         if (o.metadata.generation !== old.metadata.generation || o.metadata.deletionTimestamp) enqueue(o);
       },
       onDelete: (o: AnyAcrAccess) => {
+        this.deps.metrics.forgetResource(o);
         const key = resourceKey(o);
         this.usedTags.delete(key);
         this.usedHosts.delete(key);
@@ -251,7 +260,10 @@ export class Manager {
     const { client, backends, config, logger } = this.deps;
     try {
       if (started) client.discovery.invalidate();
-      const changed = await backends.detect({ serves: (v, k) => client.discovery.isServed(v, k) });
+      const changed = await backends.detect({
+        serves: (v, k) => client.discovery.isServed(v, k),
+        hasField: (v, k, path) => this.openApi.hasField(v, k, path),
+      });
       const scopes = config.watchedNamespaces.length ? config.watchedNamespaces : [undefined];
       const added: Reflector[] = [];
       for (const kind of backends.servedKinds()) {
@@ -301,6 +313,8 @@ export class Manager {
         byName.set(name, o);
         indexed.set(name, ref.uid);
       }
+      // The echo of the operator's own write changes nothing: do not reconcile the owner again for it.
+      if (present && this.ownWrites.get(name) === o.metadata.resourceVersion) return;
       this.queue.add(ownerKey);
     };
     return {
@@ -322,8 +336,7 @@ export class Manager {
   }
 
   private lookup(key: string): AnyAcrAccess | undefined {
-    const [kind, ref = ''] = key.split(':');
-    const [a, b] = ref.split('/');
+    const [kind, a, b] = key.split('/');
     const name = b ?? a ?? '';
     const namespace = b === undefined ? undefined : a;
     for (const r of this.resources) {
@@ -373,8 +386,8 @@ export class Manager {
 /** The work-queue key of the AcrAccess or ClusterAcrAccess a controller reference names, if it names one. */
 function ownerKeyOf(ref: OwnerReference, namespace: string | undefined): string | undefined {
   if (ref.apiVersion.split('/')[0] !== API_VERSION.split('/')[0]) return undefined;
-  if (ref.kind === KIND_CLUSTER_ACR_ACCESS) return `${KIND_CLUSTER_ACR_ACCESS}:${ref.name}`;
+  if (ref.kind === KIND_CLUSTER_ACR_ACCESS) return `${KIND_CLUSTER_ACR_ACCESS}/${ref.name}`;
   // A namespaced owner can only own objects of its own namespace.
-  if (ref.kind === KIND_ACR_ACCESS && namespace) return `${KIND_ACR_ACCESS}:${namespace}/${ref.name}`;
+  if (ref.kind === KIND_ACR_ACCESS && namespace) return `${KIND_ACR_ACCESS}/${namespace}/${ref.name}`;
   return undefined;
 }

@@ -63,6 +63,8 @@ export interface ReconcilerDeps {
   endpoints: EndpointResolver;
   recorder: EventRecorder;
   backends: BackendRegistry;
+  /** Told of each object as the API server stored it after the operator's write (to skip its watch echo). */
+  onWritten?: (obj: KubeObject) => void;
   caches: ReconcilerCaches;
   logger: Logger;
   metrics: Metrics;
@@ -86,8 +88,9 @@ export const MAX_REQUEUE_MS = 12 * 3_600_000;
 const NAME_CONFLICT_RETRY_MS = 60_000;
 const REJECTED_RETRY_MS = 5 * 60_000;
 
-export function resourceKey(r: Pick<AnyAcrAccess, 'kind' | 'metadata'>): string {
-  return `${r.kind}:${r.metadata.namespace ? `${r.metadata.namespace}/` : ''}${r.metadata.name}`;
+/** The work-queue key of a resource: the one owner-id format (`Kind/namespace/name`, `Kind/name`). */
+export function resourceKey(r: Pick<AnyAcrAccess, 'apiVersion' | 'kind' | 'metadata'>): string {
+  return ownerId(ownerOf(r as AnyAcrAccess));
 }
 
 /**
@@ -284,8 +287,9 @@ export class Reconciler {
     let applied;
     try {
       await this.ensure(planned.prerequisites);
-      applied = await applyAndPrune(this.deps.client, owner, desired, live);
+      applied = await applyAndPrune(this.deps.client, owner, desired, live, this.deps.onWritten);
     } catch (err) {
+      this.deps.metrics.backendApplyErrors.inc({ backend: choice.chosen.map((c) => c.backend.name).join('+') });
       if (err instanceof NameConflictError) throw new Stalled('NameConflict', err.message, NAME_CONFLICT_RETRY_MS);
       if (err instanceof KubeApiError && [400, 403, 422].includes(err.code)) {
         // The API server will refuse the same write again: say why instead of retrying it hot.
@@ -334,6 +338,7 @@ export class Reconciler {
 
   private async writeStatus(resource: AnyAcrAccess, outcome: Outcome, now: Date): Promise<void> {
     const status = buildStatus(resource, outcome, now);
+    this.deps.metrics.observeConditions(resource, status.conditions);
     if (isDeepStrictEqual(status, resource.status)) return;
     await this.deps.client.applyStatus({
       apiVersion: resource.apiVersion,

@@ -47,7 +47,7 @@ describe('feeds as shared, watched inputs', () => {
     await waitReady(admin, namespace, 'west');
     await operator.manager.idle();
     const westPolicy = await admin.get(npRef(namespace, 'acr-access-west'));
-    const westReconciles = operator.manager.reconcileCounts.get(`AcrAccess:${namespace}/west`) ?? 0;
+    const westReconciles = operator.manager.reconcileCounts.get(`AcrAccess/${namespace}/west`) ?? 0;
 
     const removed = tagPrefixes(base, 'Storage.EastUS')[0]!;
     const next = deriveFeed(base, 377, {
@@ -71,7 +71,7 @@ describe('feeds as shared, watched inputs', () => {
 
     // The west resource uses no tag that changed: it is not reconciled for the feed change, and nothing is written.
     await operator.manager.idle();
-    expect(operator.manager.reconcileCounts.get(`AcrAccess:${namespace}/west`) ?? 0).toBe(westReconciles);
+    expect(operator.manager.reconcileCounts.get(`AcrAccess/${namespace}/west`) ?? 0).toBe(westReconciles);
     expect((await admin.get(npRef(namespace, 'acr-access-west')))?.metadata.resourceVersion).toBe(
       westPolicy?.metadata.resourceVersion,
     );
@@ -231,7 +231,7 @@ describe('feeds are data from outside', () => {
     await operator.stop();
     operator = await startTestOperator(namespace, feedSource(namespace));
     await eventually('reconciled after the restart', async () =>
-      (operator!.manager.reconcileCounts.get(`AcrAccess:${namespace}/contoso`) ?? 0) > 0 ? true : undefined,
+      (operator!.manager.reconcileCounts.get(`AcrAccess/${namespace}/contoso`) ?? 0) > 0 ? true : undefined,
     );
     await operator.manager.idle();
     const after = await getAcrAccess(admin, namespace, 'contoso');
@@ -273,7 +273,7 @@ describe('feeds are data from outside', () => {
       await operator.stop();
       operator = await startTestOperator(namespace, feedSource(namespace));
       await eventually('reconciled after the restart', async () =>
-        (operator!.manager.reconcileCounts.get(`AcrAccess:${namespace}/contoso`) ?? 0) > 0 ? true : undefined,
+        (operator!.manager.reconcileCounts.get(`AcrAccess/${namespace}/contoso`) ?? 0) > 0 ? true : undefined,
       );
       await operator.manager.idle();
       const after = await getAcrAccess(admin, namespace, 'contoso');

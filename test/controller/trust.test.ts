@@ -240,7 +240,7 @@ describe('trust boundaries', () => {
     const r = await waitReady(admin, namespace, 'web', 'False');
     expect(condition(r as never, 'Stalled')).toMatchObject({ status: 'True', reason: 'WriteRejected' });
     expect(condition(r as never, 'Stalled')?.message).toContain('egress policies are frozen in this namespace');
-    const key = `AcrAccess:${namespace}/web`;
+    const key = `AcrAccess/${namespace}/web`;
     const before = operator.manager.reconcileCounts.get(key) ?? 0;
     await sleep(3000);
     expect((operator.manager.reconcileCounts.get(key) ?? 0) - before).toBeLessThanOrEqual(1);
@@ -258,7 +258,7 @@ describe('trust boundaries', () => {
     const r = await waitReady(admin, namespace, 'web');
     expect(retiringOf(r).length).toBeGreaterThan(0);
     await operator.manager.idle();
-    const key = `AcrAccess:${namespace}/web`;
+    const key = `AcrAccess/${namespace}/web`;
     const before = operator.manager.reconcileCounts.get(key) ?? 0;
     await sleep(3000);
     expect((operator.manager.reconcileCounts.get(key) ?? 0) - before).toBeLessThanOrEqual(1);
