@@ -231,4 +231,99 @@ describe('backends chosen by what the cluster serves', () => {
     await operator.manager.idle();
     expect(await versions()).toEqual(policiesBefore);
   });
+
+  test('all three backends at once: a removed prefix retires in every backend, a refused feed and a quiet resync write nothing', async ({
+    namespace,
+    admin,
+  }) => {
+    await installCrds(admin, [...ciliumCrds(), ...calicoCrds()]);
+    const own = await createNamespace(admin, 'operator');
+    cleanups.push(() => admin.delete({ apiVersion: 'v1', kind: 'Namespace', name: own }));
+    await bindOperatorNamespace(admin, own);
+    const base = realFeed();
+    await putFeed(admin, own, 'service-tags', JSON.stringify(base));
+    operator = await startTestOperator(own, {
+      watchedNamespaces: [namespace, own],
+      backends: ['NetworkPolicy', 'Cilium', 'Calico'],
+      serviceTags: `configmap:${own}/service-tags`,
+      resyncMs: 1000,
+    });
+    await admin.apply({
+      apiVersion: 'v1',
+      kind: 'Namespace',
+      metadata: { name: namespace, labels: { team: namespace } },
+    });
+    const name = `all-${namespace}`;
+    const ref = { apiVersion: 'acraccess.io/v1alpha1', kind: 'ClusterAcrAccess', name };
+    cleanups.push(() => admin.delete(ref));
+    await admin.apply({
+      apiVersion: ref.apiVersion,
+      kind: ref.kind,
+      metadata: { name },
+      spec: {
+        registry: { loginServer: 'contoso.azurecr.io', regions: ['eastus'] },
+        addressSources: ['ServiceTags'],
+        backends: ['NetworkPolicy', 'Cilium', 'Calico'],
+        namespaceSelector: { matchLabels: { team: namespace } },
+        nodeSelector: { matchLabels: { 'kubernetes.io/os': 'linux' } },
+      },
+    });
+    const chosen = (r: KubeObject | undefined) =>
+      ((r?.status as { backends?: { name: string; chosen: boolean }[] } | undefined)?.backends ?? [])
+        .filter((b) => b.chosen)
+        .map((b) => b.name);
+    await eventually('all three chosen and Ready', async () => {
+      const r = await admin.get(ref);
+      return condition(r, 'Ready')?.status === 'True' && chosen(r).length === 3 ? r : undefined;
+    });
+    const removed = base.values.find((v) => v.name === 'Storage.EastUS')!.properties.addressPrefixes[0]!;
+    // Where each backend keeps the prefixes: NetworkPolicy ipBlocks, Cilium CIDR groups, Calico network sets.
+    const everywhere = async () => {
+      const texts = await Promise.all([
+        list(admin, 'networking.k8s.io/v1', 'NetworkPolicy', namespace),
+        list(admin, 'cilium.io/v2', 'CiliumCIDRGroup'),
+        list(admin, 'projectcalico.org/v3', 'NetworkSet', namespace),
+        list(admin, 'projectcalico.org/v3', 'GlobalNetworkSet'),
+      ]);
+      return texts.map((items) => JSON.stringify(items.map((o) => o.spec)).includes(removed));
+    };
+    expect(await everywhere()).toEqual([true, true, true, true]);
+    await putFeed(
+      admin,
+      own,
+      'service-tags',
+      JSON.stringify(deriveFeed(base, 377, { remove: { 'Storage.EastUS': [removed] } })),
+    );
+    await eventually('the removed prefix is retiring', async () => {
+      const r = await admin.get(ref);
+      const retiring = (r?.status as { addresses?: { retiring?: { prefix: string }[] } } | undefined)?.addresses
+        ?.retiring;
+      return retiring?.some((x) => x.prefix === removed) ?? false;
+    });
+    await operator.manager.idle();
+    expect(await everywhere()).toEqual([true, true, true, true]);
+
+    const writes = async () =>
+      (await auditEvents((e) => e.user.username === 'acr-access-operator' && WRITE_VERBS.has(e.verb))).length;
+    await new Promise((r) => setTimeout(r, 1500));
+    const settled = await writes();
+    // A widened feed is refused: nothing changes in any backend.
+    const widened = deriveFeed(base, 378, { add: { 'Storage.EastUS': ['0.0.0.0/0'] } });
+    await putFeed(admin, own, 'service-tags', JSON.stringify(widened));
+    await eventually(
+      'the widened feed refused',
+      async () => condition(await admin.get(ref), 'Degraded')?.reason === 'FeedOutOfBounds',
+      30_000,
+    );
+    await new Promise((r) => setTimeout(r, 3000));
+    await operator.manager.idle();
+    const after = (
+      await auditEvents((e) => e.user.username === 'acr-access-operator' && WRITE_VERBS.has(e.verb))
+    ).slice(settled);
+    // Only the resource's own status (Degraded) may have been written; no object of any backend.
+    expect(
+      after.filter((e) => e.objectRef?.subresource !== 'status').map((e) => `${e.verb} ${e.objectRef?.resource}`),
+    ).toEqual([]);
+    expect(await everywhere()).toEqual([true, true, true, true]);
+  });
 });
