@@ -1,4 +1,13 @@
-import { ADDRESS_SOURCES, BACKENDS, CLOUD_NAMES, DATA_ENDPOINT_MODES, IP_FAMILIES, MODES } from './types.js';
+import {
+  ADDRESS_SOURCES,
+  BACKENDS,
+  CILIUM_NODE_MATCH,
+  CILIUM_POD_MATCH,
+  CLOUD_NAMES,
+  DATA_ENDPOINT_MODES,
+  IP_FAMILIES,
+  MODES,
+} from './types.js';
 import { bool, enumOf, int, labelSelector, list, obj, str, type Rule, type Schema } from './schema-helpers.js';
 import { MESSAGES, PATTERNS, RULES } from './rules.js';
 
@@ -113,6 +122,21 @@ function commonSpec(podSelectorDescription: string): Record<string, Schema> {
       { default: 'Enforce' },
     ),
     dnsEgress,
+    cilium: obj(
+      'How Cilium policies match the registry (backend Cilium). Every Cilium policy the operator writes sets enableDefaultDeny {egress: false, ingress: false}: it only adds allows and never turns on default-deny for the pods or nodes it selects.',
+      {
+        podMatch: enumOf(
+          'Pods: FQDNAndCIDR (default) allows by address (toCIDRSet) and by name (toFQDNs, in a separate policy that needs the Cilium L7 DNS proxy); CIDR only for clusters without the DNS proxy (e.g. AKS Cilium without FQDN filtering); FQDN only to avoid opening whole Storage ranges.',
+          CILIUM_POD_MATCH,
+          { default: 'FQDNAndCIDR' },
+        ),
+        nodeMatch: enumOf(
+          'Nodes (ClusterAcrAccess with nodeSelector): CIDR (default) allows host egress by address. FQDNAndCIDR adds host toFQDNs, which is beta in Cilium and sends host DNS through the agent proxy: while the agent restarts, DNS of the node fails and so do image pulls.',
+          CILIUM_NODE_MATCH,
+          { default: 'CIDR' },
+        ),
+      },
+    ),
   };
 }
 
