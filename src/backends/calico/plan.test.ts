@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { EgressIntent, IntentOwner } from '../../intent/intent.js';
+import { podIntent } from '../../../test/fixtures/intents.js';
 import type { KubeObject } from '../../kube/types.js';
 import { LABELS } from '../ownership.js';
 import { SET_LABEL, TIER_NAME, calicoTier, dnsLabel, planCalico } from './plan.js';
@@ -18,21 +19,8 @@ const CLUSTER: IntentOwner = {
   uid: 'c-1',
 };
 
-const intent = (over: Partial<EgressIntent> = {}): EgressIntent => ({
-  owner: ACR,
-  plane: 'pod',
-  hosts: ['contoso.azurecr.io', 'contoso.eastus.data.azurecr.io'],
-  prefixes: { ipv4: ['10.0.0.0/24', '20.0.0.0/16'], ipv6: ['2603:1030::/48'] },
-  ports: [{ protocol: 'TCP', port: 443 }],
-  workloads: { podSelector: { matchLabels: { app: 'x' } }, namespaces: ['flux-system'] },
-  dns: {
-    namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'kube-system' } },
-    podSelector: { matchLabels: { 'k8s-app': 'kube-dns' } },
-  },
-  options: { cilium: { podMatch: 'FQDNAndCIDR', nodeMatch: 'CIDR' } },
-  provenance: { feed: { changeNumber: 376, cloud: 'Public', source: 'test' }, tags: [], dns: [], origins: {} },
-  ...over,
-});
+const intent = (over: Partial<EgressIntent> = {}): EgressIntent =>
+  podIntent({ owner: ACR, hosts: ['contoso.azurecr.io', 'contoso.eastus.data.azurecr.io'], ...over });
 
 const nodeIntent = (over: Partial<EgressIntent> = {}): EgressIntent => {
   const { dns: _dns, ...rest } = intent({

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { EgressIntent, IntentOwner } from '../../intent/intent.js';
+import { podIntent } from '../../../test/fixtures/intents.js';
 import type { KubeObject } from '../../kube/types.js';
 import { ANNOTATIONS, LABELS } from '../ownership.js';
 import { planCilium } from './plan.js';
@@ -19,21 +20,7 @@ const CLUSTER: IntentOwner = {
 };
 const HOSTS = ['contoso.azurecr.io', '*.blob.core.windows.net', 'contoso.westeurope.data.azurecr.io'];
 
-const intent = (over: Partial<EgressIntent> = {}): EgressIntent => ({
-  owner: ACR,
-  plane: 'pod',
-  hosts: HOSTS,
-  prefixes: { ipv4: ['10.0.0.0/24', '20.0.0.0/16'], ipv6: ['2603:1030::/48'] },
-  ports: [{ protocol: 'TCP', port: 443 }],
-  workloads: { podSelector: { matchLabels: { app: 'x' } }, namespaces: ['flux-system'] },
-  dns: {
-    namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'kube-system' } },
-    podSelector: { matchLabels: { 'k8s-app': 'kube-dns' } },
-  },
-  options: { cilium: { podMatch: 'FQDNAndCIDR', nodeMatch: 'CIDR' } },
-  provenance: { feed: { changeNumber: 376, cloud: 'Public', source: 'test' }, tags: [], dns: [], origins: {} },
-  ...over,
-});
+const intent = (over: Partial<EgressIntent> = {}): EgressIntent => podIntent({ owner: ACR, hosts: HOSTS, ...over });
 const clusterPods = (over: Partial<EgressIntent> = {}) =>
   intent({ owner: CLUSTER, workloads: { podSelector: {}, namespaces: ['team-a', 'team-b'] }, ...over });
 const nodes = (over: Partial<EgressIntent> = {}) => {

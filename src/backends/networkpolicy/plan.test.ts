@@ -1,24 +1,11 @@
 import { describe, expect, it } from 'vitest';
 import type { EgressIntent } from '../../intent/intent.js';
+import { podIntent } from '../../../test/fixtures/intents.js';
 import type { KubeObject } from '../../kube/types.js';
 import { LABELS } from '../ownership.js';
 import { planNetworkPolicies } from './plan.js';
 
-const intent = (over: Partial<EgressIntent> = {}): EgressIntent => ({
-  owner: { apiVersion: 'acraccess.io/v1alpha1', kind: 'AcrAccess', name: 'contoso', namespace: 'flux-system' },
-  plane: 'pod',
-  hosts: ['contoso.azurecr.io'],
-  prefixes: { ipv4: ['10.0.0.0/24', '20.0.0.0/16'], ipv6: ['2603:1030::/48'] },
-  ports: [{ protocol: 'TCP', port: 443 }],
-  workloads: { podSelector: { matchLabels: { app: 'x' } }, namespaces: ['flux-system'] },
-  dns: {
-    namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'kube-system' } },
-    podSelector: { matchLabels: { 'k8s-app': 'kube-dns' } },
-  },
-  options: { cilium: { podMatch: 'FQDNAndCIDR', nodeMatch: 'CIDR' } },
-  provenance: { feed: { changeNumber: 376, cloud: 'Public', source: 'test' }, tags: [], dns: [], origins: {} },
-  ...over,
-});
+const intent = (over: Partial<EgressIntent> = {}): EgressIntent => podIntent(over);
 
 type Egress = { to: { ipBlock?: { cidr: string } }[]; ports: { protocol: string; port: number }[] }[];
 const egress = (o: KubeObject) => (o.spec as { egress: Egress }).egress;
