@@ -1,7 +1,7 @@
 import path from 'node:path';
 import { readdirSync } from 'node:fs';
 import { afterEach, beforeAll, describe, expect } from 'vitest';
-import type { Operator } from '../../src/controller/operator.js';
+import type { Operator, OperatorOptions } from '../../src/controller/operator.js';
 import type { KubeObject } from '../../src/kube/types.js';
 import type { KubeClient } from '../../src/kube/client.js';
 import { condition } from '../support/acraccess.js';
@@ -16,7 +16,7 @@ import {
   test,
 } from '../support/cluster.js';
 import { bindOperatorNamespace, installOperatorPrerequisites, startTestOperator } from '../support/operator.js';
-import { deriveFeed, putFeed, realFeed } from '../support/feeds.js';
+import { deriveFeed, putFeed, realFeed, type FeedDoc } from '../support/feeds.js';
 
 const upstream = controlPlane().upstreamDir;
 const calicoCrds = () =>
@@ -60,6 +60,50 @@ async function removeCalico(admin: KubeClient): Promise<void> {
   admin.discovery.invalidate();
 }
 
+/**
+ * An operator in a namespace of its own, watching `namespace`, and a ClusterAcrAccess for eastus selecting
+ * `namespace` (by a label given to it here) and the Linux nodes. With a feed, the operator reads it from a ConfigMap.
+ */
+async function clusterAccess(
+  admin: KubeClient,
+  namespace: string,
+  prefix: string,
+  options: Partial<OperatorOptions>,
+  spec: Record<string, unknown>,
+  feed?: FeedDoc,
+) {
+  const own = await createNamespace(admin, 'operator');
+  cleanups.push(() => admin.delete({ apiVersion: 'v1', kind: 'Namespace', name: own }));
+  await bindOperatorNamespace(admin, own);
+  if (feed) await putFeed(admin, own, 'service-tags', JSON.stringify(feed));
+  operator = await startTestOperator(own, {
+    watchedNamespaces: [namespace, own],
+    ...(feed ? { serviceTags: `configmap:${own}/service-tags` } : {}),
+    ...options,
+  });
+  await admin.apply({
+    apiVersion: 'v1',
+    kind: 'Namespace',
+    metadata: { name: namespace, labels: { team: namespace } },
+  });
+  const name = `${prefix}-${namespace}`;
+  const ref = { apiVersion: 'acraccess.io/v1alpha1', kind: 'ClusterAcrAccess', name };
+  cleanups.push(() => admin.delete(ref));
+  await admin.apply({
+    apiVersion: ref.apiVersion,
+    kind: ref.kind,
+    metadata: { name },
+    spec: {
+      registry: { loginServer: 'contoso.azurecr.io', regions: ['eastus'] },
+      addressSources: ['ServiceTags'],
+      namespaceSelector: { matchLabels: { team: namespace } },
+      nodeSelector: { matchLabels: { 'kubernetes.io/os': 'linux' } },
+      ...spec,
+    },
+  });
+  return { own, ref };
+}
+
 const list = async (admin: KubeClient, apiVersion: string, kind: string, namespace?: string) =>
   (await admin.list(apiVersion, kind, namespace ? { namespace } : {})).items;
 
@@ -69,33 +113,13 @@ describe('backends chosen by what the cluster serves', () => {
     admin,
   }) => {
     await removeCalico(admin);
-    const own = await createNamespace(admin, 'operator');
-    cleanups.push(() => admin.delete({ apiVersion: 'v1', kind: 'Namespace', name: own }));
-    await bindOperatorNamespace(admin, own);
-    operator = await startTestOperator(own, {
-      watchedNamespaces: [namespace, own],
-      backends: ['NetworkPolicy', 'Calico'],
-      detectIntervalMs: 1000,
-    });
-    await admin.apply({
-      apiVersion: 'v1',
-      kind: 'Namespace',
-      metadata: { name: namespace, labels: { team: namespace } },
-    });
-    const name = `nodes-${namespace}`;
-    const ref = { apiVersion: 'acraccess.io/v1alpha1', kind: 'ClusterAcrAccess', name };
-    cleanups.push(() => admin.delete(ref));
-    await admin.apply({
-      apiVersion: ref.apiVersion,
-      kind: ref.kind,
-      metadata: { name },
-      spec: {
-        registry: { loginServer: 'contoso.azurecr.io', regions: ['eastus'] },
-        addressSources: ['ServiceTags'],
-        namespaceSelector: { matchLabels: { team: namespace } },
-        nodeSelector: { matchLabels: { 'kubernetes.io/os': 'linux' } },
-      },
-    });
+    const { ref } = await clusterAccess(
+      admin,
+      namespace,
+      'nodes',
+      { backends: ['NetworkPolicy', 'Calico'], detectIntervalMs: 1000 },
+      {},
+    );
     const before = await eventually('Ready with NetworkPolicy', async () => {
       const r = await admin.get(ref);
       return condition(r, 'Ready')?.status === 'True' ? r : undefined;
@@ -142,7 +166,7 @@ describe('backends chosen by what the cluster serves', () => {
     );
 
     // Steady state with Calico: nothing written.
-    await operator.manager.idle();
+    await operator!.manager.idle();
     await new Promise((r) => setTimeout(r, 1500));
     const writes = async () =>
       (await auditEvents((e) => e.user.username === 'acr-access-operator' && WRITE_VERBS.has(e.verb))).length;
@@ -156,36 +180,15 @@ describe('backends chosen by what the cluster serves', () => {
     admin,
   }) => {
     await installCrds(admin, ciliumCrds());
-    const own = await createNamespace(admin, 'operator');
-    cleanups.push(() => admin.delete({ apiVersion: 'v1', kind: 'Namespace', name: own }));
-    await bindOperatorNamespace(admin, own);
     const base = realFeed();
-    await putFeed(admin, own, 'service-tags', JSON.stringify(base));
-    operator = await startTestOperator(own, {
-      watchedNamespaces: [namespace, own],
-      backends: ['NetworkPolicy', 'Cilium'],
-      serviceTags: `configmap:${own}/service-tags`,
-    });
-    await admin.apply({
-      apiVersion: 'v1',
-      kind: 'Namespace',
-      metadata: { name: namespace, labels: { team: namespace } },
-    });
-    const name = `cilium-${namespace}`;
-    const ref = { apiVersion: 'acraccess.io/v1alpha1', kind: 'ClusterAcrAccess', name };
-    cleanups.push(() => admin.delete(ref));
-    await admin.apply({
-      apiVersion: ref.apiVersion,
-      kind: ref.kind,
-      metadata: { name },
-      spec: {
-        registry: { loginServer: 'contoso.azurecr.io', regions: ['eastus'] },
-        addressSources: ['ServiceTags'],
-        backends: ['Cilium'],
-        namespaceSelector: { matchLabels: { team: namespace } },
-        nodeSelector: { matchLabels: { 'kubernetes.io/os': 'linux' } },
-      },
-    });
+    const { ref, own } = await clusterAccess(
+      admin,
+      namespace,
+      'cilium',
+      { backends: ['NetworkPolicy', 'Cilium'] },
+      { backends: ['Cilium'] },
+      base,
+    );
     const ready = await eventually('both planes enforced by Cilium', async () => {
       const r = await admin.get(ref);
       const p = (r?.status as { planes?: { pod?: string; node?: string } } | undefined)?.planes;
@@ -228,7 +231,7 @@ describe('backends chosen by what the cluster serves', () => {
       async () => JSON.stringify((await groups()).map((g) => (g as unknown as { spec: unknown }).spec)).includes(added),
       30_000,
     );
-    await operator.manager.idle();
+    await operator!.manager.idle();
     expect(await versions()).toEqual(policiesBefore);
   });
 
@@ -237,37 +240,16 @@ describe('backends chosen by what the cluster serves', () => {
     admin,
   }) => {
     await installCrds(admin, [...ciliumCrds(), ...calicoCrds()]);
-    const own = await createNamespace(admin, 'operator');
-    cleanups.push(() => admin.delete({ apiVersion: 'v1', kind: 'Namespace', name: own }));
-    await bindOperatorNamespace(admin, own);
     const base = realFeed();
-    await putFeed(admin, own, 'service-tags', JSON.stringify(base));
-    operator = await startTestOperator(own, {
-      watchedNamespaces: [namespace, own],
-      backends: ['NetworkPolicy', 'Cilium', 'Calico'],
-      serviceTags: `configmap:${own}/service-tags`,
-      resyncMs: 1000,
-    });
-    await admin.apply({
-      apiVersion: 'v1',
-      kind: 'Namespace',
-      metadata: { name: namespace, labels: { team: namespace } },
-    });
-    const name = `all-${namespace}`;
-    const ref = { apiVersion: 'acraccess.io/v1alpha1', kind: 'ClusterAcrAccess', name };
-    cleanups.push(() => admin.delete(ref));
-    await admin.apply({
-      apiVersion: ref.apiVersion,
-      kind: ref.kind,
-      metadata: { name },
-      spec: {
-        registry: { loginServer: 'contoso.azurecr.io', regions: ['eastus'] },
-        addressSources: ['ServiceTags'],
-        backends: ['NetworkPolicy', 'Cilium', 'Calico'],
-        namespaceSelector: { matchLabels: { team: namespace } },
-        nodeSelector: { matchLabels: { 'kubernetes.io/os': 'linux' } },
-      },
-    });
+    const all = ['NetworkPolicy', 'Cilium', 'Calico'] as const;
+    const { ref, own } = await clusterAccess(
+      admin,
+      namespace,
+      'all',
+      { backends: [...all], resyncMs: 1000 },
+      { backends: [...all] },
+      base,
+    );
     const chosen = (r: KubeObject | undefined) =>
       ((r?.status as { backends?: { name: string; chosen: boolean }[] } | undefined)?.backends ?? [])
         .filter((b) => b.chosen)
@@ -300,7 +282,7 @@ describe('backends chosen by what the cluster serves', () => {
         ?.retiring;
       return retiring?.some((x) => x.prefix === removed) ?? false;
     });
-    await operator.manager.idle();
+    await operator!.manager.idle();
     expect(await everywhere()).toEqual([true, true, true, true]);
 
     const writes = async () =>
@@ -316,7 +298,7 @@ describe('backends chosen by what the cluster serves', () => {
       30_000,
     );
     await new Promise((r) => setTimeout(r, 3000));
-    await operator.manager.idle();
+    await operator!.manager.idle();
     const after = (
       await auditEvents((e) => e.user.username === 'acr-access-operator' && WRITE_VERBS.has(e.verb))
     ).slice(settled);
