@@ -354,12 +354,12 @@ export const acrAccessSpecSchema = obj(
 );
 
 export const clusterAcrAccessSpecSchema = obj(
-  'Cluster-wide access to one Azure Container Registry: pods across namespaces; planned: nodes (kubelet image pulls) and Azure-side egress rules.',
+  'Cluster-wide access to one Azure Container Registry: pods across namespaces, nodes (kubelet image pulls) through Cilium or Calico; planned: Azure-side egress rules.',
   {
     ...commonSpec('Pods the access is for, in the namespaces selected by namespaceSelector. Empty selects every pod.'),
     namespaceSelector: labelSelector('Namespaces whose pods get access. Unset: no pod-plane policies are written.'),
     nodeSelector: labelSelector(
-      'Planned: nodes whose host network gets access (Cilium host firewall or Calico host endpoints). Accepted and validated, not acted on in this version; the Unsupported condition says so.',
+      'Nodes whose host network gets access: kubelet and containerd image pulls (node plane), through the Cilium host firewall (CiliumClusterwideNetworkPolicy) or Calico host endpoints (GlobalNetworkPolicy). Unset: no node-plane policies; Kubernetes NetworkPolicy cannot cover this plane.',
     ),
     azure,
   },

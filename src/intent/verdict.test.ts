@@ -3,8 +3,16 @@ import { AddressError } from '../addresses/address-set.js';
 import { DnsError } from '../addresses/dns.js';
 import { FeedError } from '../addresses/servicetags.js';
 import { parseAcrAccess } from '../api/validate.js';
+import { DiscoveryError } from '../azure/errors.js';
 import { EndpointError } from '../endpoints/endpoints.js';
-import { globToRegExp, podPlaneNamespaces, resolutionFailure, verdictFor, type VerdictConfig } from './verdict.js';
+import {
+  globToRegExp,
+  podPlaneNamespaces,
+  registryRefusal,
+  resolutionFailure,
+  verdictFor,
+  type VerdictConfig,
+} from './verdict.js';
 
 const all: VerdictConfig = { allowedRegistries: [] };
 const acr = (spec: object, namespace = 'team-a') =>
@@ -32,13 +40,31 @@ describe('verdictFor', () => {
     expect(verdictFor(acr({ registry }), { allowedRegistries: ['*.AZURECR.io'] }).refusal).toBeUndefined();
   });
 
-  it('refuses resourceId without loginServer (no ARM discovery yet) before checking the allow-list', () => {
+  it('refuses resourceId without loginServer when ARM discovery is not configured, before the allow-list', () => {
     const v = verdictFor(acr({ registry: { resourceId: ID } }), { allowedRegistries: ['*.azurecr.io'] });
     expect(v.refusal?.reason).toBe('DiscoveryUnavailable');
+    expect(v.refusal?.message).toContain('--azure-subscription');
     expect(v.refusal?.message).toContain('give spec.registry.loginServer and spec.registry.regions');
+    expect(verdictFor(acr({ registry: { resourceId: ID } }), { ...all, armDiscovery: false }).refusal?.reason).toBe(
+      'DiscoveryUnavailable',
+    );
   });
 
-  it('names every field that is accepted but not acted on, in one NotImplemented note', () => {
+  it('accepts resourceId with ARM discovery; the allow-list then applies to the discovered login server', () => {
+    const config = { allowedRegistries: ['fabrikam.azurecr.io'], armDiscovery: true };
+    expect(verdictFor(acr({ registry: { resourceId: ID } }), config)).toEqual({ notes: [], write: true });
+    // A loginServer spec is checked at once, discovery or not.
+    expect(verdictFor(acr({ registry }), config).refusal?.reason).toBe('RegistryNotAllowed');
+    expect(registryRefusal('contoso-e7ggejfuhzhgedc8.azurecr.io', config)).toEqual({
+      reason: 'RegistryNotAllowed',
+      message:
+        "registry contoso-e7ggejfuhzhgedc8.azurecr.io is not in the operator's allowed registries (fabrikam.azurecr.io)",
+    });
+    expect(registryRefusal('fabrikam.azurecr.io', config)).toBeUndefined();
+    expect(registryRefusal('anything.azurecr.io', all)).toBeUndefined();
+  });
+
+  it('names the fields that are accepted but not acted on, in one NotImplemented note', () => {
     const v = verdictFor(
       cluster({
         registry,
@@ -50,11 +76,11 @@ describe('verdictFor', () => {
     );
     expect(v.refusal).toBeUndefined();
     expect(v.write).toBe(true);
+    // The node plane is governed by the Cilium and Calico backends: nodeSelector is acted on.
     expect(v.notes).toEqual([
       {
         reason: 'NotImplemented',
-        message:
-          'spec.azure and spec.nodeSelector are accepted but not acted on yet (planned: Azure-side backends, node-plane backends)',
+        message: 'spec.azure is accepted but not acted on yet (planned: Azure-side backends)',
       },
     ]);
     const one = verdictFor(cluster({ registry, namespaceSelector: selector, azure: {} }), all);
@@ -119,6 +145,21 @@ describe('resolutionFailure', () => {
       stalled: false,
     });
     expect(resolutionFailure(new Error('other'))).toMatchObject({ reason: 'ResolutionFailed', message: 'other' });
+  });
+
+  it('marks an ARM outage as neither stalled nor a plain retry: keep what is in force and say Degraded', () => {
+    expect(resolutionFailure(new DiscoveryError('DiscoveryFailed', '500 InternalServerError: boom', 500))).toEqual({
+      reason: 'DiscoveryFailed',
+      message: '500 InternalServerError: boom',
+      stalled: false,
+      outage: true,
+    });
+    expect(resolutionFailure(new DiscoveryError('DiscoveryForbidden', 'no rights', 403))).toMatchObject({
+      reason: 'DiscoveryForbidden',
+      stalled: false,
+      outage: true,
+    });
+    expect(resolutionFailure(new FeedError('f', '', 'gone')).outage).toBeUndefined();
   });
 });
 

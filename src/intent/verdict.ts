@@ -10,6 +10,7 @@ import { KIND_ACR_ACCESS, type AnyAcrAccess } from '../api/types.js';
 import { AddressError } from '../addresses/address-set.js';
 import { DnsError } from '../addresses/dns.js';
 import { FeedError } from '../addresses/servicetags.js';
+import { DiscoveryError } from '../azure/errors.js';
 import { EndpointError } from '../endpoints/endpoints.js';
 
 /** A condition reason (stable, CamelCase, for machines) and a message (for people). */
@@ -24,6 +25,11 @@ export interface VerdictConfig {
   allowedRegistries: readonly string[];
   /** Namespaces the operator watches and writes; empty or absent means all. */
   watchedNamespaces?: readonly string[];
+  /**
+   * Whether registries named by `spec.registry.resourceId` are discovered from Azure Resource Manager (the operator
+   * with --azure-subscription). Without it such a resource is refused (DiscoveryUnavailable); render never has it.
+   */
+  armDiscovery?: boolean;
 }
 
 export interface Verdict {
@@ -105,10 +111,12 @@ export function podPlaneNamespaces(
 /**
  * Classifies an error thrown while resolving a resource, with the reason the operator reports. `stalled` means
  * retrying will not help (a spec problem: Stalled); otherwise it is a data problem (feed, DNS) that may pass.
+ * `outage` marks a source that cannot answer for now (ARM): keep what is in force, report Degraded, try later.
  */
-export function resolutionFailure(err: unknown): VerdictReason & { stalled: boolean } {
+export function resolutionFailure(err: unknown): VerdictReason & { stalled: boolean; outage?: boolean } {
   const message = err instanceof Error ? err.message : String(err);
   if (err instanceof EndpointError) return { reason: 'EndpointsUnresolvable', message, stalled: true };
+  if (err instanceof DiscoveryError) return { reason: err.reason, message, stalled: false, outage: true };
   if (err instanceof AddressError) return { reason: 'AddressesUnresolvable', message, stalled: true };
   if (err instanceof DnsError) return { reason: 'DNSFailed', message, stalled: false };
   if (err instanceof FeedError) return { reason: 'FeedUnavailable', message, stalled: false };
@@ -128,33 +136,45 @@ export function globToRegExp(glob: string): RegExp {
 function refusalFor(resource: AnyAcrAccess, config: VerdictConfig): VerdictReason | undefined {
   const registry = resource.spec.registry;
   if (!registry.loginServer) {
-    // The CRD requires exactly one of the two; resourceId needs ARM discovery, which this version lacks.
+    // The CRD requires exactly one of the two. With ARM discovery the login server is known only once resolved:
+    // the caller checks it then, with registryRefusal.
+    if (config.armDiscovery) return undefined;
     return {
       reason: VERDICT_REASONS.discoveryUnavailable,
       message:
-        'spec.registry.resourceId alone needs endpoint discovery from Azure Resource Manager, which is not available in this version; give spec.registry.loginServer and spec.registry.regions',
-    };
-  }
-  const patterns = config.allowedRegistries;
-  if (patterns.length > 0 && !patterns.some((p) => globToRegExp(p).test(registry.loginServer!))) {
-    return {
-      reason: VERDICT_REASONS.registryNotAllowed,
-      message: `registry ${registry.loginServer} is not in the operator's allowed registries (${patterns.join(', ')})`,
+        'spec.registry.resourceId alone needs endpoint discovery from Azure Resource Manager, which is not configured (the operator discovers registries when run with --azure-subscription; render is offline); give spec.registry.loginServer and spec.registry.regions',
     };
   }
   // Whether the named backends can be used depends on the cluster: the backend registry decides that.
+  return registryRefusal(registry.loginServer, config);
+}
+
+/**
+ * A login server outside the allowed registries, refused. Also applied to a login server discovered from ARM, so
+ * naming a registry by resource id never gets around --allowed-registries.
+ */
+export function registryRefusal(
+  loginServer: string,
+  config: Pick<VerdictConfig, 'allowedRegistries'>,
+): VerdictReason | undefined {
+  const patterns = config.allowedRegistries;
+  if (patterns.length > 0 && !patterns.some((p) => globToRegExp(p).test(loginServer))) {
+    return {
+      reason: VERDICT_REASONS.registryNotAllowed,
+      message: `registry ${loginServer} is not in the operator's allowed registries (${patterns.join(', ')})`,
+    };
+  }
   return undefined;
 }
 
 /**
  * Fields the API accepts that this version does not act on, named in one note. (`spec.registry.resourceId` is not
- * among them: the CRD allows it only without loginServer, and then it is a refusal.)
+ * among them: the CRD allows it only without loginServer, and then it is discovered or refused.)
  */
 function ignoredFields(resource: AnyAcrAccess): VerdictReason | undefined {
   if (resource.kind === KIND_ACR_ACCESS) return undefined;
   const fields: [string, string][] = [];
   if (resource.spec.azure !== undefined) fields.push(['spec.azure', 'Azure-side backends']);
-  if (resource.spec.nodeSelector !== undefined) fields.push(['spec.nodeSelector', 'node-plane backends']);
   if (fields.length === 0) return undefined;
   const names = fields.map(([f]) => f).join(' and ');
   return {

@@ -1,3 +1,4 @@
+import { readdirSync } from 'node:fs';
 import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -8,7 +9,9 @@ import type { Operator } from '../../src/controller/operator.js';
 import type { KubeClient } from '../../src/kube/client.js';
 import type { KubeObject } from '../../src/kube/types.js';
 import { condition } from '../support/acraccess.js';
-import { clientFor, createNamespace, eventually, test } from '../support/cluster.js';
+import { clientFor, controlPlane, createNamespace, eventually, installCrds, test } from '../support/cluster.js';
+import { BUILT_IN_BACKENDS } from '../../src/backends/registry.js';
+import { BACKEND_NAMES } from '../../src/cli/flags.js';
 import { TestDnsServer } from '../support/dns-server.js';
 import { bindOperatorNamespace, installOperatorPrerequisites, startTestOperator } from '../support/operator.js';
 
@@ -73,7 +76,19 @@ const CASES: Record<string, () => Promise<Record<string, unknown>>> = {
   'Audit mode': async () => acr({ mode: 'Audit' }),
   'a ClusterAcrAccess without namespaceSelector': async () => cluster({}),
   'a ClusterAcrAccess with fields not acted on yet': async () =>
-    cluster({ namespaceSelector: { matchLabels: { case: 'selected' } }, nodeSelector: {} }),
+    cluster({ namespaceSelector: { matchLabels: { case: 'selected' } }, azure: {} }),
+  'Cilium: an AcrAccess, addresses and names': async () => acr({ backends: ['Cilium'] }),
+  'Cilium: a ClusterAcrAccess on both planes': async () =>
+    cluster({ backends: ['Cilium'], namespaceSelector: { matchLabels: { case: 'selected' } }, nodeSelector: {} }),
+  'Calico: a ClusterAcrAccess on both planes': async () =>
+    cluster({ backends: ['Calico'], namespaceSelector: { matchLabels: { case: 'selected' } }, nodeSelector: {} }),
+};
+
+/** Cases for a CNI backend: its upstream CRDs are installed, the operator may use it and render is told to plan it. */
+const CNI: Record<string, { backend: 'cilium' | 'calico'; crds: string }> = {
+  'Cilium: an AcrAccess, addresses and names': { backend: 'cilium', crds: 'crds/cilium/v1.19.0-pre.4' },
+  'Cilium: a ClusterAcrAccess on both planes': { backend: 'cilium', crds: 'crds/cilium/v1.19.0-pre.4' },
+  'Calico: a ClusterAcrAccess on both planes': { backend: 'calico', crds: 'crds/calico/projectcalico.org_v3' },
 };
 
 async function example(file: string): Promise<Record<string, unknown>> {
@@ -96,9 +111,18 @@ describe('render and the operator reach the same verdict', () => {
         });
       const file = path.join(dir, `${namespace}.yaml`);
       await writeFile(file, dump(doc));
+      const cni = CNI[name];
+      if (cni) {
+        const crdDir = path.join(controlPlane().upstreamDir, cni.crds);
+        const files = readdirSync(crdDir).filter((f) => f.endsWith('.yaml'));
+        await installCrds(
+          admin,
+          files.map((f) => path.join(crdDir, f)),
+        );
+      }
       const offline = await render({
         files: [file],
-        backend: 'networkpolicy',
+        backend: cni?.backend ?? 'networkpolicy',
         output: 'yaml',
         dns: [dnsServer],
         namespaces: selector ? [namespace] : [],
@@ -112,6 +136,7 @@ describe('render and the operator reach the same verdict', () => {
         watchedNamespaces: [namespace],
         allowedRegistries: ALLOWED,
         dns: [dnsServer],
+        ...(cni ? { backends: ['NetworkPolicy', BACKEND_NAMES[cni.backend]] } : {}),
       });
       try {
         await admin.apply(doc);
@@ -139,8 +164,19 @@ describe('render and the operator reach the same verdict', () => {
         } else {
           expect(condition(live, 'Ready')?.status).toBe('True');
         }
-        const written = await ownedPolicies(admin, namespace, live);
-        expect(written.map(comparable)).toEqual(offline.objects.map(comparable));
+        // The Tier is a shared prerequisite, owned by nobody: compared on its own.
+        const planned = offline.objects.filter((o) => o.kind !== 'Tier');
+        const written = await ownedObjects(
+          admin,
+          namespace,
+          live,
+          new Set(planned.map((o) => `${o.apiVersion}/${o.kind}`)),
+        );
+        expect(written).toEqual(planned.map(comparable).sort(byKey));
+        for (const tier of offline.objects.filter((o) => o.kind === 'Tier'))
+          expect(
+            (await admin.get({ apiVersion: tier.apiVersion, kind: 'Tier', name: tier.metadata.name }))?.spec,
+          ).toEqual(tier.spec);
         if (rendered.verdict.notes.some((n) => n.reason === 'NotImplemented'))
           expect(condition(live, 'Unsupported')?.message).toBe(
             rendered.verdict.notes.find((n) => n.reason === 'NotImplemented')!.message,
@@ -153,12 +189,34 @@ describe('render and the operator reach the same verdict', () => {
   }
 });
 
-async function ownedPolicies(admin: KubeClient, namespace: string, owner: KubeObject): Promise<KubeObject[]> {
-  const list = await admin.list('networking.k8s.io/v1', 'NetworkPolicy', { namespace });
-  return list.items
-    .filter((np) => np.metadata.ownerReferences?.some((r) => r.uid === owner.metadata.uid))
-    .sort((a, b) => a.metadata.name.localeCompare(b.metadata.name));
+/** Every object of every backend's kinds (those served) that the owner controls, in the test namespace or cluster-wide. */
+async function ownedObjects(
+  admin: KubeClient,
+  namespace: string,
+  owner: KubeObject,
+  /** `apiVersion/kind` of every planned object. */
+  versions: Set<string>,
+): Promise<KubeObject[]> {
+  const out: KubeObject[] = [];
+  const kinds = new Map(BUILT_IN_BACKENDS.flatMap((b) => b.kinds).map((k) => [`${k.apiVersion}/${k.kind}`, k]));
+  for (const k of kinds.values()) {
+    // A CRD serving two versions lists each object under both: read it at the version that was planned.
+    const group = (v: string) => v.split('/')[0];
+    const otherVersionPlanned = [...versions].some(
+      (v) => v.endsWith(`/${k.kind}`) && group(v) === group(k.apiVersion) && v !== `${k.apiVersion}/${k.kind}`,
+    );
+    if (otherVersionPlanned) continue;
+    if (!(await admin.discovery.isServed(k.apiVersion, k.kind))) continue;
+    const list = await admin.list(k.apiVersion, k.kind, k.namespaced ? { namespace } : {});
+    out.push(...list.items.filter((o) => o.metadata.ownerReferences?.some((r) => r.uid === owner.metadata.uid)));
+  }
+  return out.map(comparable).sort(byKey) as unknown as KubeObject[];
 }
+
+const byKey = (
+  a: { kind: string; name: string; namespace?: string },
+  b: { kind: string; name: string; namespace?: string },
+) => `${a.kind}/${a.namespace ?? ''}/${a.name}`.localeCompare(`${b.kind}/${b.namespace ?? ''}/${b.name}`);
 
 /** What the operator decides about an object; what only a cluster adds (uid, managed fields, versions) is left out. */
 function comparable(o: KubeObject) {
