@@ -86,7 +86,7 @@ export async function applyAndPrune(
     const written = !have
       ? await createOrAdopt(client, owner, want)
       : needsApply(want, have)
-        ? await client.apply(withUid(want, have))
+        ? await restore(client, want, await client.apply(withUid(want, have)))
         : undefined;
     if (!written) {
       outcome.unchanged++;
@@ -121,7 +121,8 @@ async function createOrAdopt(client: KubeClient, owner: IntentOwner, want: KubeO
   };
   const existing = await client.get(ref);
   // Ours but not in the cache yet (a watch lags a write): update it like any other.
-  if (existing && isControlledBy(existing, owner)) return client.apply(withUid(want, existing));
+  if (existing && isControlledBy(existing, owner))
+    return restore(client, want, await client.apply(withUid(want, existing)));
   const where = `${want.kind} ${want.metadata.namespace ? `${want.metadata.namespace}/` : ''}${want.metadata.name}`;
   if (!existing) throw new Error(`${where} was deleted while being created; retrying`);
   const controller = existing.metadata.ownerReferences?.find((r) => r.controller);
@@ -129,6 +130,30 @@ async function createOrAdopt(client: KubeClient, owner: IntentOwner, want: KubeO
     ? `controlled by ${controller.kind} ${controller.name} (uid ${controllerUid(existing)})`
     : 'not created by this operator';
   throw new NameConflictError(where, holder);
+}
+
+/**
+ * Server-side apply keeps what other field managers own: an element someone added to a set-typed list (a prefix in
+ * a Calico NetworkSet) or a field the operator never sets survives the operator's apply. A JSON merge patch of the
+ * difference, guarded by the resourceVersion just written, makes the spec exactly the planned one.
+ */
+async function restore(client: KubeClient, want: KubeObject, written: KubeObject): Promise<KubeObject> {
+  if (isDeepStrictEqual(written.spec, want.spec)) return written;
+  return client.mergePatch(written, {
+    metadata: { resourceVersion: written.metadata.resourceVersion },
+    spec: mergePatchOf(written.spec, want.spec),
+  });
+}
+
+/** The RFC 7386 merge patch that turns `from` into `to`: keys only in `from` become null, other values replace. */
+export function mergePatchOf(from: unknown, to: unknown): unknown {
+  const isObject = (v: unknown): v is Record<string, unknown> => !!v && typeof v === 'object' && !Array.isArray(v);
+  if (!isObject(from) || !isObject(to)) return to;
+  const patch: Record<string, unknown> = {};
+  for (const key of Object.keys(from)) if (!(key in to)) patch[key] = null;
+  for (const [key, value] of Object.entries(to))
+    if (!isDeepStrictEqual(from[key], value)) patch[key] = mergePatchOf(from[key], value);
+  return patch;
 }
 
 /** The uid makes the apply a precondition: if the object was replaced, the API server refuses the write. */

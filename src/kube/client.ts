@@ -176,6 +176,21 @@ export class KubeClient {
     });
   }
 
+  /** A JSON merge patch (RFC 7386) of one object; `metadata.resourceVersion` in the patch makes it conditional. */
+  async mergePatch<T extends KubeObject = KubeObject>(obj: KubeObject, patch: unknown): Promise<T> {
+    const path = await this.path({
+      apiVersion: obj.apiVersion,
+      kind: obj.kind,
+      namespace: obj.metadata.namespace,
+      name: obj.metadata.name,
+    });
+    return this.request<T>('PATCH', path, {
+      query: { fieldManager: this.fieldManager },
+      body: patch,
+      contentType: 'application/merge-patch+json',
+    });
+  }
+
   applyStatus<T extends KubeObject = KubeObject>(obj: KubeObject): Promise<T> {
     return this.apply<T>(obj, { subresource: 'status' });
   }

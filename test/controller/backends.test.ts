@@ -164,6 +164,19 @@ describe('backends chosen by what the cluster serves', () => {
       'NetworkPolicy pruned',
       async () => (await list(admin, 'networking.k8s.io/v1', 'NetworkPolicy', namespace)).length === 0,
     );
+    // A hand-widened network set is restored.
+    const set = (await list(admin, 'projectcalico.org/v3', 'NetworkSet', namespace))[0]!;
+    const setRef = { apiVersion: 'projectcalico.org/v3', kind: 'NetworkSet', namespace, name: set.metadata.name };
+    await clientFor('admin', 'kubectl-edit').apply({
+      apiVersion: setRef.apiVersion,
+      kind: setRef.kind,
+      metadata: { name: set.metadata.name, namespace },
+      spec: { nets: ['0.0.0.0/0'] },
+    });
+    await eventually(
+      'network set restored',
+      async () => JSON.stringify((await admin.get(setRef))?.spec) === JSON.stringify(set.spec),
+    );
 
     // Steady state with Calico: nothing written.
     await operator!.manager.idle();
@@ -209,6 +222,28 @@ describe('backends chosen by what the cluster serves', () => {
         ingress: false,
       });
     expect(await list(admin, 'networking.k8s.io/v1', 'NetworkPolicy', namespace)).toEqual([]);
+
+    // Hand edits are restored and hand deletions recreated, as for NetworkPolicy.
+    const cnp = cnps.find((p) => !p.metadata.name.endsWith('-fqdn'))!;
+    const edit = clientFor('admin', 'kubectl-edit');
+    const cnpRef = { apiVersion: 'cilium.io/v2', kind: 'CiliumNetworkPolicy', namespace, name: cnp.metadata.name };
+    await edit.apply({
+      apiVersion: cnpRef.apiVersion,
+      kind: cnpRef.kind,
+      metadata: { name: cnp.metadata.name, namespace },
+      spec: { ...(cnp.spec as object), egress: [{ toCIDR: ['0.0.0.0/0'] }] },
+    });
+    await eventually(
+      'hand edit restored',
+      async () => JSON.stringify((await admin.get(cnpRef))?.spec) === JSON.stringify(cnp.spec),
+    );
+    const ccnp = ccnps[0]!;
+    const ccnpRef = { apiVersion: 'cilium.io/v2', kind: 'CiliumClusterwideNetworkPolicy', name: ccnp.metadata.name };
+    await admin.delete(ccnpRef);
+    await eventually('hand deletion recreated', async () => {
+      const again = await admin.get(ccnpRef);
+      return again && again.metadata.uid !== ccnp.metadata.uid ? again : undefined;
+    });
 
     const versions = async () =>
       [
