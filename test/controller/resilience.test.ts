@@ -117,6 +117,8 @@ describe('the controller under failure', () => {
       'warn',
       // One process at a time here: a lease would make each restarted process wait out the killed one's.
       '--leader-elect=false',
+      // CNI CRDs other tests installed must not make Auto choose a CNI over the NetworkPolicies checked here.
+      '--backends=NetworkPolicy',
     ];
     let child: ChildProcess | undefined;
     let healthPort = 0;
