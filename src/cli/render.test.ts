@@ -180,7 +180,7 @@ describe('render gives the operator’s verdict', () => {
     );
     const r = await render(opts([f], { namespaces: ['team-a', 'team-b'], watchedNamespaces: ['team-b'] }));
     expect(r.notes).toEqual([
-      `note: ${f}: document 1 (ClusterAcrAccess nodes): NotImplemented: spec.azure and spec.nodeSelector are accepted but not acted on yet (planned: Azure-side backends, node-plane backends)`,
+      `note: ${f}: document 1 (ClusterAcrAccess nodes): NotImplemented: spec.azure is accepted but not acted on yet (planned: Azure-side backends)`,
     ]);
     // Only watched namespaces are written, as the operator does.
     expect(r.objects.map((o) => o.metadata.namespace)).toEqual(['team-b']);

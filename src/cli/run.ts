@@ -5,6 +5,7 @@ import { DEFAULTS, startOperator, type OperatorOptions } from '../controller/ope
 import { BUILT_IN_BACKENDS, type ConcreteBackend } from '../backends/registry.js';
 import { parseDuration } from './duration.js';
 import { CLOUDS, type CloudName } from '../endpoints/clouds.js';
+import { usageError } from './errors.js';
 
 const duration = (v: string) => {
   try {
@@ -28,6 +29,11 @@ const bool = (v: unknown) => {
   if (typeof v !== 'string' || v === 'true') return true;
   if (v === 'false') return false;
   throw new InvalidArgumentError('true or false');
+};
+const subscription = (v: string) => {
+  if (!/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(v))
+    throw new InvalidArgumentError('a subscription id (a GUID)');
+  return v.toLowerCase();
 };
 const fraction = (v: string) => {
   const n = Number(v);
@@ -58,9 +64,10 @@ export function addRunCommand(program: Command): void {
     )
     .addOption(
       env(
-        new Option('--service-tags <source>', 'feed: embedded, file:<path> or configmap:<ns>/<name>[:<key>]').default(
-          DEFAULTS.serviceTags,
-        ),
+        new Option(
+          '--service-tags <source>',
+          'feed: embedded, file:<path>, configmap:<ns>/<name>[:<key>] or arm:<location> (needs --azure-subscription)',
+        ).default(DEFAULTS.serviceTags),
         'SERVICE_TAGS',
       ),
     )
@@ -74,7 +81,30 @@ export function addRunCommand(program: Command): void {
     )
     .addOption(
       env(
-        new Option('--refresh-interval <duration>', 'how often a file feed and DNS answers are re-read')
+        new Option(
+          '--azure-subscription <id>',
+          'turns on Azure Resource Manager: registries named by spec.registry.resourceId are discovered, and arm:<location> Service Tags are read in this subscription',
+        ).argParser(subscription),
+        'AZURE_SUBSCRIPTION',
+      ),
+    )
+    .addOption(
+      env(
+        new Option(
+          '--azure-cloud <cloud>',
+          'the Azure cloud of Resource Manager and sign-in (endpoint, authority, scope)',
+        )
+          .choices(Object.keys(CLOUDS))
+          .default('AzurePublicCloud'),
+        'AZURE_CLOUD',
+      ),
+    )
+    .addOption(
+      env(
+        new Option(
+          '--refresh-interval <duration>',
+          'how often a feed, expired DNS answers and registries discovered from ARM are read again',
+        )
           .argParser(duration)
           .default(DEFAULTS.refreshIntervalMs, '1h'),
         'REFRESH_INTERVAL',
@@ -182,14 +212,27 @@ export function addRunCommand(program: Command): void {
         'LOG_LEVEL',
       ),
     )
-    .action(async (o: Record<string, unknown>) => {
+    .action(async (o: Record<string, unknown>, cmd: Command) => {
       const logger = createLogger(o.logLevel as 'info');
       const dnsFlag = o.dns as string;
+      const serviceTags = o.serviceTags as string;
+      const azureCloud = o.azureCloud as CloudName;
+      let serviceTagsCloud = o.serviceTagsCloud as CloudName;
+      if (serviceTags.startsWith('arm:')) {
+        if (!o.azureSubscription) throw usageError('--service-tags arm:<location> needs --azure-subscription');
+        // ARM serves the tags of its own cloud: --service-tags-cloud follows --azure-cloud unless set otherwise.
+        if (cmd.getOptionValueSource('serviceTagsCloud') === 'default') serviceTagsCloud = azureCloud;
+        else if (serviceTagsCloud !== azureCloud)
+          throw usageError(
+            `--service-tags arm: serves ${azureCloud}'s tags (--azure-cloud), not ${serviceTagsCloud} (--service-tags-cloud)`,
+          );
+      }
       const opts: OperatorOptions = {
         ...DEFAULTS,
         namespace: o.namespace as string,
-        serviceTags: o.serviceTags as string,
-        serviceTagsCloud: o.serviceTagsCloud as CloudName,
+        serviceTags,
+        serviceTagsCloud,
+        ...(o.azureSubscription ? { azure: { cloud: azureCloud, subscriptionId: o.azureSubscription as string } } : {}),
         refreshIntervalMs: o.refreshInterval as number,
         graceMs: o.gracePeriod as number,
         maxFeedShrink: o.maxFeedShrink as number,

@@ -3,7 +3,8 @@ import type { Server } from 'node:http';
 import type { KubeConfig } from '@kubernetes/client-node';
 import { DnsResolver } from '../addresses/dns.js';
 import { ConfigMapSource, FileSource, type ServiceTagSource } from '../addresses/sources.js';
-import { SpecEndpointResolver } from '../endpoints/endpoints.js';
+import { SpecEndpointResolver, type EndpointResolver } from '../endpoints/endpoints.js';
+import type { AzureConnection, AzureSettings } from '../azure/connect.js';
 import { BUILT_IN_BACKENDS, BackendRegistry, type ConcreteBackend } from '../backends/registry.js';
 import type { CloudName } from '../endpoints/clouds.js';
 import { KubeClient, USER_AGENT } from '../kube/client.js';
@@ -23,10 +24,16 @@ export interface OperatorOptions {
   context?: string;
   /** The operator's own namespace: the last good feed is kept there. */
   namespace: string;
-  /** `embedded`, `file:<path>` or `configmap:<namespace>/<name>[:<key>]`. */
+  /** `embedded`, `file:<path>`, `configmap:<namespace>/<name>[:<key>]` or `arm:<location>` (needs `azure`). */
   serviceTags: string;
   /** The cloud the `serviceTags` source publishes; a feed for another cloud is refused (FeedWrongCloud). */
   serviceTagsCloud: CloudName;
+  /**
+   * Azure Resource Manager (--azure-subscription, --azure-cloud): registries named by spec.registry.resourceId are
+   * discovered, and `serviceTags: arm:<location>` reads the tags there. Off when absent; the Azure SDKs are then
+   * never loaded.
+   */
+  azure?: AzureSettings;
   /** Backends the operator may use at all; `Auto` in a spec picks among those the cluster serves. */
   backends: ConcreteBackend[];
   /** How often to re-detect which backends the cluster serves (default 60 s). */
@@ -105,9 +112,18 @@ class MeteredFeedManager extends FeedManager {
 export function parseFeedSource(
   spec: string,
   client: KubeClient,
+  azure?: Pick<AzureConnection, 'serviceTagSource'>,
 ): { source?: ServiceTagSource; configMap?: { namespace: string; name: string } } {
   if (spec === 'embedded') return {};
   if (spec.startsWith('file:')) return { source: new FileSource(spec.slice(5)) };
+  if (spec.startsWith('arm:')) {
+    const location = spec.slice(4);
+    // The location is a path segment of the request: an ARM location name, nothing else.
+    if (!/^[a-z][a-z0-9]{1,39}$/.test(location))
+      throw new Error(`--service-tags arm:<location> needs an ARM location name such as eastus, not ${location}`);
+    if (!azure) throw new Error('--service-tags arm:<location> needs Azure Resource Manager: set --azure-subscription');
+    return { source: azure.serviceTagSource(location) };
+  }
   const m = /^configmap:([a-z0-9-]+)\/([a-z0-9.-]+)(?::(.+))?$/.exec(spec);
   if (m) {
     const [, namespace, name, key] = m as unknown as [string, string, string, string | undefined];
@@ -116,7 +132,26 @@ export function parseFeedSource(
       configMap: { namespace, name },
     };
   }
-  throw new Error(`--service-tags must be embedded, file:<path> or configmap:<namespace>/<name>[:<key>], not ${spec}`);
+  throw new Error(
+    `--service-tags must be embedded, file:<path>, configmap:<namespace>/<name>[:<key>] or arm:<location>, not ${spec}`,
+  );
+}
+
+/** The Azure side, loaded on demand: a Kubernetes-only operator never loads the Azure SDKs. */
+async function connectAzure(settings: AzureSettings, userAgent: string, logger: Logger): Promise<AzureConnection> {
+  const { connectAzure: connect } = await import('../azure/connect.js');
+  const azure = connect(settings, { userAgent });
+  logger.info(
+    { cloud: azure.cloud.name, subscription: settings.subscriptionId, credential: azure.credentialKind },
+    'Azure Resource Manager configured: registries named by resource id are discovered',
+  );
+  return azure;
+}
+
+/** Registries by resource id from ARM (read once per refresh interval, shared), the others from the spec. */
+function endpointResolver(azure: AzureConnection | undefined, refreshIntervalMs: number): EndpointResolver {
+  const spec = new SpecEndpointResolver();
+  return azure ? azure.endpointResolver({ fallback: spec, refreshIntervalMs }) : spec;
 }
 
 /** Builds and starts the controller; resolves once informers have synced and workers run. */
@@ -140,7 +175,13 @@ export async function startOperator(
     // The identity tells replicas apart in the audit log (they share one service account).
     userAgent: `${USER_AGENT} (${identity})`,
   });
-  const { source, configMap } = parseFeedSource(opts.serviceTags, client);
+  const azure = opts.azure ? await connectAzure(opts.azure, `${USER_AGENT} (${identity})`, logger) : undefined;
+  if (azure && opts.serviceTags.startsWith('arm:') && opts.serviceTagsCloud !== azure.cloud.name) {
+    throw new Error(
+      `--service-tags arm: serves ${azure.cloud.name}'s tags (--azure-cloud), but --service-tags-cloud is ${opts.serviceTagsCloud}`,
+    );
+  }
+  const { source, configMap } = parseFeedSource(opts.serviceTags, client, azure);
   const feeds = new MeteredFeedManager(
     {
       ...(source ? { source } : {}),
@@ -164,7 +205,7 @@ export async function startOperator(
     client,
     feeds,
     ...(dns ? { dns } : {}),
-    endpoints: new SpecEndpointResolver(),
+    endpoints: endpointResolver(azure, opts.refreshIntervalMs),
     backends: new BackendRegistry(BUILT_IN_BACKENDS, opts.backends),
     logger,
     metrics,
@@ -174,6 +215,7 @@ export async function startOperator(
       watchedNamespaces: opts.watchedNamespaces,
       operatorNamespace: opts.namespace,
       noDataRetryMs: 60_000,
+      armDiscovery: azure !== undefined,
       workers: opts.workers,
       resyncMs: opts.resyncMs,
       ...(opts.detectIntervalMs ? { detectIntervalMs: opts.detectIntervalMs } : {}),

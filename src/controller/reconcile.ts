@@ -21,7 +21,7 @@ import type { Metrics } from '../observability/metrics.js';
 import { NameConflictError, applyAndPrune, ensurePrerequisites, objectKey } from './apply.js';
 import { CONDITIONS, conditionOf } from './conditions.js';
 import { ledgerPrefixes, selectNamespaces } from './scope.js';
-import { VERDICT_REASONS, resolutionFailure, verdictFor } from '../intent/verdict.js';
+import { VERDICT_REASONS, registryRefusal, resolutionFailure, verdictFor } from '../intent/verdict.js';
 import type { DnsCache } from './dns-cache.js';
 import type { EventRecorder } from './events.js';
 import type { FeedManager } from './feeds.js';
@@ -39,6 +39,8 @@ export interface ReconcilerConfig {
   maxBytesPerObject?: number;
   /** How long to wait before trying again when there is no data at all. */
   noDataRetryMs: number;
+  /** Registries named by spec.registry.resourceId are discovered from ARM (the resolver is an ArmEndpointResolver). */
+  armDiscovery?: boolean;
 }
 
 /** What the reconciler reads; the manager backs it with informer caches. */
@@ -119,11 +121,13 @@ export class Reconciler {
       const choice = this.deps.backends.choose(resource);
       outcome.backends = choice;
       if (choice.refusal) throw new Stalled(choice.refusal.reason, choice.refusal.message);
-      const endpoints = await this.resolveEndpoints(resource);
-      outcome.endpoints = endpoints;
-      result.hosts = allHosts(endpoints);
-      const addresses = await this.resolveAddresses(resource, endpoints, outcome, live.length > 0);
-      if (!addresses) {
+      const endpoints = await this.resolveEndpoints(resource, outcome, live.length > 0);
+      if (endpoints) {
+        outcome.endpoints = endpoints;
+        result.hosts = allHosts(endpoints);
+      }
+      const addresses = endpoints && (await this.resolveAddresses(resource, endpoints, outcome, live.length > 0));
+      if (!endpoints || !addresses) {
         result.requeueAfterMs = this.deps.config.noDataRetryMs;
       } else {
         result.tags = addresses.tags.map((t) => t.name);
@@ -144,16 +148,33 @@ export class Reconciler {
     return result;
   }
 
-  private async resolveEndpoints(resource: AnyAcrAccess): Promise<RegistryEndpoints> {
+  /** The endpoints, or undefined when ARM cannot answer now (then what is in force stays, and nothing is written). */
+  private async resolveEndpoints(
+    resource: AnyAcrAccess,
+    outcome: Outcome,
+    hasLive: boolean,
+  ): Promise<RegistryEndpoints | undefined> {
+    let endpoints: RegistryEndpoints;
     try {
-      return await this.deps.endpoints.resolve(resource.spec.registry, {
+      endpoints = await this.deps.endpoints.resolve(resource.spec.registry, {
         includeMicrosoftContainerRegistry: resource.spec.includeMicrosoftContainerRegistry ?? false,
       });
     } catch (err) {
       const failure = resolutionFailure(err);
       if (failure.stalled) throw new Stalled(failure.reason, failure.message);
-      throw err;
+      if (!failure.outage) throw err;
+      // An ARM outage is not the spec's fault: keep the live policies, say why, look again later.
+      const message = `${failure.message}; the policies in force stay as they are`;
+      if (hasLive) outcome.degraded = { reason: failure.reason, message };
+      else outcome.noData = { reason: failure.reason, message };
+      return undefined;
     }
+    // A registry named by resource id is checked against the allow-list once ARM has told its login server.
+    const refusal = resource.spec.registry.loginServer
+      ? undefined
+      : registryRefusal(endpoints.loginServer, this.deps.config);
+    if (refusal) throw new Stalled(refusal.reason, refusal.message);
+    return endpoints;
   }
 
   /** The address set, or undefined when there is no data at all (then nothing is written). */
@@ -305,7 +326,8 @@ export class Reconciler {
           ? `, feed ${before}→${addresses.feed.changeNumber}`
           : `, feed ${addresses.feed.changeNumber}`;
       const note = `added ${retention.added.length} prefixes, retiring ${retention.startedRetiring.length}, removed ${retention.expired.length}${feedNote}; ${applied.applied.length} written, ${applied.deleted.length} deleted`;
-      await this.deps.recorder.record(regarding(resource), 'Normal', 'PoliciesUpdated', note);
+      const notable = retention.startedRetiring.length + retention.expired.length > 0; // additions alone are routine
+      await this.deps.recorder.record(regarding(resource), 'Normal', 'PoliciesUpdated', note, { notable });
       this.deps.logger.info(
         {
           key: resourceKey(resource),

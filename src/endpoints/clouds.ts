@@ -19,6 +19,15 @@ export interface CloudProfile {
   serviceTagsCloud: string;
   /** File stem of the embedded snapshot (data/servicetags/<stem>.json). */
   snapshot: string;
+  /** Azure Resource Manager of this cloud, without a trailing slash. */
+  armEndpoint: string;
+  /** Microsoft Entra authority host that issues tokens for this cloud's ARM. */
+  authorityHost: string;
+  /**
+   * The token scope for ARM. Passed to every SDK client explicitly: the modular clients default to the public
+   * cloud's scope whatever their endpoint, which a sovereign cloud's Entra refuses.
+   */
+  armScope: string;
 }
 
 export type CloudName = 'AzurePublicCloud' | 'AzureChinaCloud' | 'AzureUSGovernment';
@@ -32,6 +41,9 @@ export const CLOUDS: Readonly<Record<CloudName, CloudProfile>> = {
     mcrServiceTags: ['MicrosoftContainerRegistry', 'AzureFrontDoor.FirstParty'],
     serviceTagsCloud: 'Public',
     snapshot: 'public',
+    armEndpoint: 'https://management.azure.com',
+    authorityHost: 'https://login.microsoftonline.com',
+    armScope: 'https://management.azure.com/.default',
   },
   AzureChinaCloud: {
     name: 'AzureChinaCloud',
@@ -41,6 +53,9 @@ export const CLOUDS: Readonly<Record<CloudName, CloudProfile>> = {
     mcrServiceTags: ['MicrosoftContainerRegistry'],
     serviceTagsCloud: 'China',
     snapshot: 'china',
+    armEndpoint: 'https://management.chinacloudapi.cn',
+    authorityHost: 'https://login.chinacloudapi.cn',
+    armScope: 'https://management.chinacloudapi.cn/.default',
   },
   AzureUSGovernment: {
     name: 'AzureUSGovernment',
@@ -50,6 +65,9 @@ export const CLOUDS: Readonly<Record<CloudName, CloudProfile>> = {
     mcrServiceTags: ['MicrosoftContainerRegistry'],
     serviceTagsCloud: 'AzureGovernment',
     snapshot: 'usgov',
+    armEndpoint: 'https://management.usgovcloudapi.net',
+    authorityHost: 'https://login.microsoftonline.us',
+    armScope: 'https://management.usgovcloudapi.net/.default',
   },
 };
 
