@@ -30,10 +30,10 @@ const unique = (extra: Schema = {}): Schema => ({
 });
 
 const registry = obj(
-  'The Azure Container Registry to reach: its login server with the regions it is replicated to, or (planned) its ARM resource id.',
+  'The Azure Container Registry to reach: its ARM resource id (the operator discovers it from Azure Resource Manager) or its login server with the regions it is replicated to.',
   {
     resourceId: str(
-      'Planned: ARM resource id of the registry, for discovery of the login server, data endpoints and replicas from Azure Resource Manager. Not available in this version: the resource is Stalled (DiscoveryUnavailable); give loginServer and regions.',
+      'ARM resource id of the registry: the login server, data endpoints and replica regions are read from Azure Resource Manager on every refresh. Needs the operator to run with --azure-subscription (Helm: azure.subscriptionId); without it the resource is Stalled (DiscoveryUnavailable), and render, which has no Azure access, refuses it the same way.',
       {
         maxLength: 512,
         'x-kubernetes-validations': [{ rule: RULES.armId(PATTERNS.registryResourceId), message: MESSAGES.resourceId }],

@@ -71,6 +71,7 @@ describe('the Helm chart', () => {
       [{ operator: { backends: ['Istio'] } }, /backends/],
       [{ operator: { wrokers: 2 } }, /wrokers/],
       [{ azure: { workloadIdentity: { clientId: 'not-a-guid' } } }, /clientId/],
+      [{ azure: { subscriptionId: 'my-subscription' } }, /subscriptionId/],
       [{ rbac: { namespaced: true } }, /watchNamespaces/],
       [{ health: { port: 80 } }, /port/],
       [{ image: { digest: 'latest' } }, /digest/],

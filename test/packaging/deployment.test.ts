@@ -70,6 +70,7 @@ describe('the container image', () => {
     // Every flag the chart can pass is one `run` knows.
     const all = await helmTemplate({
       operator: { allowedRegistries: ['*.azurecr.io'], watchNamespaces: ['a'], backends: ['NetworkPolicy'] },
+      azure: { subscriptionId: '00000000-0000-0000-0000-000000000000' },
     });
     const off = await helmTemplate({ leaderElection: { enabled: false } });
     const flags = new Set(

@@ -77,6 +77,10 @@ app.kubernetes.io/managed-by: {{ .Release.Service }}
 - {{ printf "--dns=%s" $o.dns | quote }}
 - {{ printf "--health-address=:%v" .Values.health.port | quote }}
 - {{ printf "--log-level=%s" $o.logLevel | quote }}
+{{- with .Values.azure.subscriptionId }}
+- {{ printf "--azure-subscription=%s" . | quote }}
+- {{ printf "--azure-cloud=%s" $.Values.azure.cloud | quote }}
+{{- end }}
 {{- if .Values.leaderElection.enabled }}
 - "--leader-elect"
 {{- /* $(POD_NAMESPACE) is expanded by the kubelet, so a kustomize namespace change carries over. */}}
