@@ -50,6 +50,14 @@ export function buildStatus(resource: AnyAcrAccess, o: Outcome, now: Date): AcrA
   } else if (o.noData) {
     add(CONDITIONS.ready, false, o.noData.reason, o.noData.message);
     add(CONDITIONS.reconciling, true, o.noData.reason, o.noData.message);
+  } else if (!o.objects && o.degraded) {
+    // Nothing could be planned (an input failed) but objects are in force: they stay, and Ready says so.
+    add(
+      CONDITIONS.ready,
+      true,
+      'LastKnownGood',
+      `${o.live?.length ?? 0} objects written before stay in force unchanged while ${o.degraded.message}`,
+    );
   } else {
     const n = (o.effective?.ipv4 ?? 0) + (o.effective?.ipv6 ?? 0);
     const verb = o.audit ? 'would allow (Audit mode: nothing written)' : 'allow';
@@ -70,11 +78,12 @@ export function buildStatus(resource: AnyAcrAccess, o: Outcome, now: Date): AcrA
   const unsupported = (o.notes ?? []).filter((n) => n.reason === 'NotImplemented');
   if (unsupported.length)
     add(CONDITIONS.unsupported, true, 'NotImplemented', unsupported.map((n) => n.message).join('; '));
+  const why = o.stalled ?? o.noData ?? o.degraded;
   add(
     CONDITIONS.endpointsResolved,
     !!o.endpoints,
-    o.endpoints ? 'Resolved' : ((o.stalled ?? o.noData)?.reason ?? 'Unknown'),
-    o.endpoints ? `login server ${o.endpoints.loginServer}` : ((o.stalled ?? o.noData)?.message ?? ''),
+    o.endpoints ? 'Resolved' : (why?.reason ?? 'Unknown'),
+    o.endpoints ? `login server ${o.endpoints.loginServer}` : (why?.message ?? ''),
   );
   add(
     CONDITIONS.addressesResolved,

@@ -129,7 +129,9 @@ describe('the operator with ARM discovery', () => {
     expect(condition(degraded, 'Degraded')?.message).toMatch(
       /500 InternalServerError.*; the policies in force stay as they are$/,
     );
-    expect(condition(degraded, 'Ready')?.status).toBe('True');
+    expect(condition(degraded, 'Ready')).toMatchObject({ status: 'True', reason: 'LastKnownGood' });
+    expect(condition(degraded, 'Ready')?.message).toMatch(/^1 objects written before stay in force unchanged while /);
+    expect(condition(degraded, 'EndpointsResolved')).toMatchObject({ status: 'False', reason: 'DiscoveryFailed' });
     expect(condition(degraded, 'Stalled')?.status).not.toBe('True');
     expect(degraded.status?.endpoints?.loginServer).toBe(`${HASHED}.azurecr.io`);
     expect((await admin.get(npRef(namespace, 'acr-access-steady')))?.metadata.resourceVersion).toBe(
