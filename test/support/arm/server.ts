@@ -53,6 +53,16 @@ export interface FakeIdentity {
   assertion: string;
 }
 
+/**
+ * An extra ARM route set (test/support/arm/network.ts): sees authenticated requests before the built-in GET routes
+ * and answers by calling `send`, returning true; false passes the request on.
+ */
+export type ArmHandler = (
+  req: IncomingMessage,
+  url: URL,
+  send: (status: number, body: unknown, headers?: Record<string, string>) => void,
+) => Promise<boolean>;
+
 interface Route {
   pattern: RegExp;
   apiVersion: string;
@@ -71,6 +81,8 @@ export class FakeArm {
   private readonly issued = new Set<string>();
   private readonly faults: (Fault & { left: number })[] = [];
   private readonly routes: Route[];
+  /** Registered by extra route sets such as FakeNetwork; tried in order. */
+  readonly handlers: ArmHandler[] = [];
   url = '';
 
   private constructor(
@@ -224,13 +236,18 @@ export class FakeArm {
     send(200, { token_type: 'Bearer', expires_in: 3599, ext_expires_in: 3599, access_token: token });
   }
 
-  private arm(req: IncomingMessage, url: URL, send: (s: number, b: unknown, h?: Record<string, string>) => void) {
+  private async arm(
+    req: IncomingMessage,
+    url: URL,
+    send: (s: number, b: unknown, h?: Record<string, string>) => void,
+  ): Promise<void> {
     const auth = req.headers.authorization ?? '';
     if (!auth.startsWith('Bearer ') || !this.issued.has(auth.slice(7))) {
       return send(401, armError('InvalidAuthenticationToken', 'The access token is invalid or missing.'), {
         'www-authenticate': `Bearer authorization_uri="${this.url}/${this.identity.tenantId}", error="invalid_token"`,
       });
     }
+    for (const handler of this.handlers) if (await handler(req, url, send)) return;
     if (req.method !== 'GET') return send(405, armError('MethodNotAllowed', `fake ARM: ${req.method} is not served`));
     for (const route of this.routes) {
       const m = route.pattern.exec(url.pathname);
