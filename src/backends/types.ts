@@ -7,6 +7,8 @@ export interface BackendKind {
   apiVersion: string;
   kind: string;
   namespaced: boolean;
+  /** Written only as a shared prerequisite (never owned): not watched, never pruned. */
+  prerequisite?: boolean;
 }
 
 /** What the API server serves, as far as a backend needs to know (backed by discovery). */

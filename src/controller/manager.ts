@@ -266,7 +266,7 @@ export class Manager {
       });
       const scopes = config.watchedNamespaces.length ? config.watchedNamespaces : [undefined];
       const added: Reflector[] = [];
-      for (const kind of backends.servedKinds()) {
+      for (const kind of backends.servedKinds().filter((k) => !k.prerequisite)) {
         const id = `${kind.apiVersion}/${kind.kind}`;
         if (this.watchedKinds.has(id)) continue;
         this.watchedKinds.add(id);

@@ -12,7 +12,7 @@ export const CALICO_KINDS: readonly BackendKind[] = [
   kind('NetworkSet', true),
   kind('GlobalNetworkPolicy', false),
   kind('GlobalNetworkSet', false),
-  kind('Tier', false),
+  { ...kind('Tier', false), prerequisite: true },
 ];
 
 /**
