@@ -5,7 +5,10 @@ import { runCliBenchmark } from './cli.bench.js';
 import { runControllerBenchmark } from './controller.bench.js';
 
 console.log(`node ${process.version}`);
-runAddressBenchmarks();
-runCliBenchmark();
-await runBackendBenchmarks();
+// --no-controller: everything but the control-plane run; --controller-only: just that run (several minutes).
+if (!process.argv.includes('--controller-only')) {
+  runAddressBenchmarks();
+  runCliBenchmark();
+  await runBackendBenchmarks();
+}
 if (!process.argv.includes('--no-controller')) await runControllerBenchmark();

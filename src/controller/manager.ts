@@ -3,7 +3,7 @@ import { API_VERSION, KIND_ACR_ACCESS, KIND_CLUSTER_ACR_ACCESS, type AnyAcrAcces
 import { LABELS, MANAGED_BY } from '../backends/ownership.js';
 import type { EndpointResolver } from '../endpoints/endpoints.js';
 import type { KubeClient } from '../kube/client.js';
-import { Reflector } from '../kube/reflector.js';
+import { Reflector, keepIdentity, keepOwnedFields, type ReflectorOptions } from '../kube/reflector.js';
 import type { KubeObject, OwnerReference } from '../kube/types.js';
 import type { Logger } from '../observability/logger.js';
 import type { Metrics } from '../observability/metrics.js';
@@ -117,6 +117,7 @@ export class Manager {
       this.watch<AnyAcrAccess>(KIND_CLUSTER_ACR_ACCESS, API_VERSION, undefined, undefined, this.resourceHandlers()),
     );
     this.namespaces = this.watch('Namespace', 'v1', undefined, undefined, {
+      transform: keepIdentity,
       onAdd: () => this.enqueueClusterResources(),
       onUpdate: (o, old) =>
         !isDeepStrictEqual(o.metadata.labels, old.metadata.labels) && this.enqueueClusterResources(),
@@ -129,7 +130,7 @@ export class Manager {
         'v1',
         config.feedConfigMap.namespace,
         undefined,
-        { onAdd: refresh, onUpdate: refresh, onDelete: refresh },
+        { onAdd: refresh, onUpdate: refresh, onDelete: refresh, transform: keepIdentity },
         `metadata.name=${config.feedConfigMap.name}`,
       );
     }
@@ -214,7 +215,7 @@ export class Manager {
     apiVersion: string,
     namespace: string | undefined,
     labelSelector: string | undefined,
-    handlers: { onAdd?(o: T): void; onUpdate?(o: T, old: T): void; onDelete?(o: T): void },
+    handlers: Pick<ReflectorOptions<T>, 'onAdd' | 'onUpdate' | 'onDelete' | 'transform'>,
     fieldSelector?: string,
   ): Reflector<T> {
     const reflector = new Reflector<T>({
@@ -318,6 +319,7 @@ export class Manager {
       this.queue.add(ownerKey);
     };
     return {
+      transform: keepOwnedFields,
       onAdd: (o: KubeObject) => index(o, true),
       onUpdate: (o: KubeObject) => index(o, true),
       onDelete: (o: KubeObject) => index(o, false),

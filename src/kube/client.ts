@@ -1,5 +1,8 @@
 import { readFileSync } from 'node:fs';
-import { type HttpMethod, type KubeConfig, PatchStrategy, RequestContext } from '@kubernetes/client-node';
+// Narrow modules, not the package index, which loads every generated model (see config.ts).
+import type { KubeConfig } from '@kubernetes/client-node';
+import { type HttpMethod, RequestContext } from '@kubernetes/client-node/dist/gen/http/http.js';
+import { PatchStrategy } from '@kubernetes/client-node/dist/patch.js';
 import { fetch, type Dispatcher } from 'undici';
 import { KubeApiError, isNotFound } from './errors.js';
 import { Discovery, type ResourceInfo } from './discovery.js';
