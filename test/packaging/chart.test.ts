@@ -117,8 +117,8 @@ describe('the Helm chart', () => {
       capabilities: { drop: ['ALL'] },
     });
     expect(c.resources).toEqual({
-      requests: { cpu: '100m', memory: '192Mi' },
-      limits: { memory: '512Mi' },
+      requests: { cpu: '100m', memory: '128Mi' },
+      limits: { memory: '256Mi' },
     });
     const selector = spec.selector.matchLabels;
     expect(pod.affinity).toEqual({

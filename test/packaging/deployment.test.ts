@@ -123,7 +123,7 @@ describe('the container image', () => {
       const args = container.args
         .map((a) => a.replace(/\$\((\w+)\)/g, (_, v: string) => env[v] ?? ''))
         .map((a) => (a.startsWith('--health-address=') ? `--health-address=127.0.0.1:${healthPort}` : a));
-      expect(env.NODE_OPTIONS).toBe('--max-old-space-size=256');
+      expect(env.NODE_OPTIONS).toBe('--max-old-space-size=128 --max-semi-space-size=16');
 
       const [node, argv] = entrypointCommand(docker, args);
       const child = spawn(node, argv, {
