@@ -1,7 +1,7 @@
 import dgram from 'node:dgram';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TestDnsServer } from '../../test/support/dns-server.js';
-import { findUpstreamFile } from '../../test/fixtures/upstream.js';
+import { requiredUpstreamFile } from '../../test/fixtures/upstream.js';
 import { CLOUDS, type CloudName } from '../endpoints/clouds.js';
 import { SpecEndpointResolver, type RegistryEndpoints } from '../endpoints/endpoints.js';
 import {
@@ -137,8 +137,7 @@ describe('Microsoft Container Registry in every cloud, against the real feeds', 
     '%s: uses the tags its feed has for MCR and reports them',
     async (cloud) => {
       const [file, region] = shared[cloud];
-      const path = findUpstreamFile(file);
-      if (!path && process.env.CI === 'true') throw new Error(`CI=true but ${file} is missing`);
+      const path = requiredUpstreamFile(file);
       const feeds = [await new EmbeddedSnapshotSource(cloud).load()];
       if (path) feeds.push(await new FileSource(path).load());
       const endpoints = await endpointsFor([region], `contoso.azurecr.${suffix[cloud]}`, true);

@@ -1,13 +1,12 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { findUpstreamFile } from '../../test/fixtures/upstream.js';
+import { requiredUpstreamFile } from '../../test/fixtures/upstream.js';
 import { FeedManager } from '../controller/feeds.js';
 import { silentLogger } from '../observability/logger.js';
 import { ArmServiceTagSource, feedFromArm, type ServiceTagsAnswer, type ServiceTagsReader } from './arm-source.js';
 import { FeedError } from './servicetags.js';
 
-const armExample = findUpstreamFile('arm-examples/Microsoft.Network/ServiceTagsList.json');
-if (process.env.CI === 'true' && !armExample) throw new Error('CI=true but shared/upstream is missing');
+const armExample = requiredUpstreamFile('arm-examples/Microsoft.Network/ServiceTagsList.json');
 if (!armExample) console.warn('tests on the ARM example skipped: shared/upstream not found beside the repository');
 
 /** The REST spec's example answer; its nextLink is a placeholder URL, where ARM sends "" for a whole answer. */

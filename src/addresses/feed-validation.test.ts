@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { findUpstreamFile } from '../../test/fixtures/upstream.js';
+import { requiredUpstreamFile } from '../../test/fixtures/upstream.js';
 import {
   FORBIDDEN_RANGES,
   describeShrink,
@@ -14,9 +14,8 @@ const REAL_FEEDS = [
   'ServiceTags_Public_20251103.json',
   'ServiceTags_China_20260622.json',
   'ServiceTags_AzureGovernment_20260622.json',
-].map((name) => ({ name, file: findUpstreamFile(`servicetags/${name}`) }));
+].map((name) => ({ name, file: requiredUpstreamFile(`servicetags/${name}`) }));
 const missing = REAL_FEEDS.filter((f) => !f.file);
-if (process.env.CI === 'true' && missing.length) throw new Error('CI=true but shared/upstream is missing');
 if (missing.length) console.warn('tests on the real feeds skipped: shared/upstream not found beside the repository');
 
 const feedOf = (tags: Record<string, string[]>, changeNumber = 7): ServiceTagFeed =>

@@ -1,13 +1,11 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { findUpstreamFile } from '../../test/fixtures/upstream.js';
+import { requiredUpstreamFile } from '../../test/fixtures/upstream.js';
 import { FeedError, parseServiceTags, publishedFromFileName } from './servicetags.js';
 import { EmbeddedSnapshotSource, FileSource, feedAgeDays, feedFromConfigMap } from './sources.js';
 
-const publicFile = findUpstreamFile('servicetags/ServiceTags_Public_20251103.json');
-const armExample = findUpstreamFile('arm-examples/Microsoft.Network/ServiceTagsList.json');
-if (process.env.CI === 'true' && (!publicFile || !armExample))
-  throw new Error('CI=true but shared/upstream is missing');
+const publicFile = requiredUpstreamFile('servicetags/ServiceTags_Public_20251103.json');
+const armExample = requiredUpstreamFile('arm-examples/Microsoft.Network/ServiceTagsList.json');
 if (!publicFile || !armExample)
   console.warn('tests on the real feed skipped: shared/upstream not found beside the repository');
 

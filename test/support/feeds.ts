@@ -3,7 +3,7 @@ import { coverStrings } from '../../src/addresses/cidr.js';
 import { LastGoodFeedStore, type FeedState } from '../../src/controller/feeds.js';
 import type { CloudName } from '../../src/endpoints/clouds.js';
 import type { KubeClient } from '../../src/kube/client.js';
-import { findUpstreamFile } from '../fixtures/upstream.js';
+import { requiredUpstreamFile } from '../fixtures/upstream.js';
 
 export interface FeedDoc {
   changeNumber: number;
@@ -81,9 +81,7 @@ export async function putGzippedFeed(client: KubeClient, namespace: string, name
 
 /** A weekly file of shared/upstream/servicetags as published (every tag), or undefined when it is not there. */
 export function upstreamFeedFile(name: string): string | undefined {
-  const file = findUpstreamFile(`servicetags/${name}`);
-  if (!file && process.env.CI === 'true') throw new Error(`CI=true but shared/upstream/servicetags/${name} is missing`);
-  return file;
+  return requiredUpstreamFile(`servicetags/${name}`);
 }
 
 /** What the operator persisted as the last good feed of a cloud in its namespace. */
