@@ -1,6 +1,6 @@
 import { KIND_ACR_ACCESS, type AnyAcrAccess, type BackendName } from '../api/types.js';
 import type { EgressIntent, Plane } from '../intent/intent.js';
-import type { KubeObject } from '../kube/types.js';
+import { objectKey, type KubeObject } from '../kube/types.js';
 import { calicoBackend } from './calico/backend.js';
 import { ciliumBackend } from './cilium/backend.js';
 import { networkPolicyBackend } from './networkpolicy/plan.js';
@@ -191,7 +191,7 @@ function unique(objects: KubeObject[]): KubeObject[] {
   const seen = new Map<string, string>();
   const out: KubeObject[] = [];
   for (const o of objects) {
-    const key = `${o.apiVersion.split('/')[0]}/${o.kind}/${o.metadata.namespace ?? ''}/${o.metadata.name}`;
+    const key = objectKey(o);
     const body = JSON.stringify(o);
     const before = seen.get(key);
     if (before === undefined) {

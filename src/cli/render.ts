@@ -16,13 +16,12 @@ import {
   planChosen,
   type ConcreteBackend,
 } from '../backends/registry.js';
-import { objectKey } from '../controller/apply.js';
 import { SpecEndpointResolver, type RegistryEndpoints } from '../endpoints/endpoints.js';
 import { CLOUDS, cloudForLoginServer, type CloudName, type CloudProfile } from '../endpoints/clouds.js';
 import { SYSTEM_NAMESPACES, namesNamespace } from '../controller/scope.js';
 import { resolveResource } from '../intent/pipeline.js';
 import { podPlaneNamespaces, resolutionFailure, verdictFor, type VerdictConfig } from '../intent/verdict.js';
-import type { KubeObject } from '../kube/types.js';
+import { objectKey, type KubeObject } from '../kube/types.js';
 import { CliError, EXIT, usageError } from './errors.js';
 import { BACKEND_NAMES, type DnsChoice, type FeedChoice, type OutputFormat, type RenderBackend } from './flags.js';
 import { readInputs } from './input.js';

@@ -3,7 +3,7 @@ import { controllerUid, isControlledBy } from '../backends/ownership.js';
 import type { IntentOwner } from '../intent/intent.js';
 import type { KubeClient } from '../kube/client.js';
 import { isConflict } from '../kube/errors.js';
-import type { KubeObject } from '../kube/types.js';
+import { objectKey, type KubeObject } from '../kube/types.js';
 
 /**
  * Whether the live object differs from the desired one in anything this operator owns: the spec, its labels and
@@ -42,10 +42,6 @@ export interface ApplyOutcome {
   deleted: KubeObject[];
   unchanged: number;
 }
-
-/** Group, kind, namespace and name: Calico's NetworkPolicy is not Kubernetes', and a version change is the same object. */
-export const objectKey = (o: { apiVersion: string; kind: string; metadata: { namespace?: string; name: string } }) =>
-  `${o.apiVersion.includes('/') ? o.apiVersion.split('/')[0] : ''}/${o.kind}/${o.metadata.namespace ?? ''}/${o.metadata.name}`;
 
 /**
  * Creates cluster-wide prerequisites (a Calico Tier) when absent. They belong to no resource: never updated over

@@ -51,3 +51,16 @@ export function refOf(obj: KubeObject): ObjectRef {
 export function keyOf(ref: { name: string; namespace?: string | undefined }): string {
   return ref.namespace ? `${ref.namespace}/${ref.name}` : ref.name;
 }
+
+/**
+ * Identity of an object across versions and kinds that share a name: group, kind, namespace and name. Calico's
+ * NetworkPolicy is not Kubernetes', and the same CiliumCIDRGroup served as v2 and v2alpha1 is one object.
+ */
+export function objectKey(o: {
+  apiVersion: string;
+  kind: string;
+  metadata: { namespace?: string; name: string };
+}): string {
+  const group = o.apiVersion.includes('/') ? o.apiVersion.split('/')[0] : '';
+  return `${group}/${o.kind}/${o.metadata.namespace ?? ''}/${o.metadata.name}`;
+}
