@@ -6,7 +6,7 @@ import { bindOperatorNamespace, installOperatorPrerequisites, startTestOperator 
 import { TOOLS_TIMEOUT_MS, tools, verdicts } from './support.js';
 
 // Health as GitOps tools see it, on live objects of the real control plane through `kubectl get -o json`: kstatus
-// (sigs.k8s.io/cli-utils, behind Flux's wait/healthChecks) and deploy/argocd/health-acraccess.lua run under
+// (sigs.k8s.io/cli-utils, behind Flux's wait/healthChecks) and deploy/argocd/health.lua run under
 // gopher-lua the way Argo CD runs it.
 
 let operator: Operator | undefined;

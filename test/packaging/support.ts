@@ -128,8 +128,8 @@ export async function verdicts(
   const { kstatus, argolua } = await tools();
   const json = await kubectlOk(['get', resource, '-o', 'json', ...(namespace ? ['-n', namespace] : [])]);
   const object = JSON.parse(json) as KubeObject;
-  const kind = object.kind.toLowerCase();
-  const lua = path.join(repoRoot, `deploy/argocd/health-${kind}.lua`);
+  // One script serves both kinds, as argocd-cm is told in the README.
+  const lua = path.join(repoRoot, 'deploy/argocd/health.lua');
   const [k, a] = await Promise.all([
     execOk(kstatus, [], { input: json, timeoutMs: 20_000 }),
     execOk(argolua, [lua], { input: json, timeoutMs: 20_000 }),

@@ -4,7 +4,7 @@
 // `obj` (JSON numbers as Lua numbers), a 1 s limit, and the returned table read as {status, message}. A status
 // outside Argo CD's set becomes Unknown with Argo CD's message.
 //
-// Usage: kubectl get acraccess x -o json | argolua deploy/argocd/health-acraccess.lua
+// Usage: kubectl get acraccess x -o json | argolua deploy/argocd/health.lua
 // Input: one object or a List (`items`) as JSON on stdin. Output: one JSON line per object:
 // {"kind":"AcrAccess","namespace":"ns","name":"x","status":"Healthy","message":"..."}
 package main
