@@ -95,6 +95,7 @@ export const CEL_EQUIVALENTS: Record<string, (self: unknown) => boolean> = {
     return new Set(ids).size === ids.length;
   },
   [RULES.egressIP]: isEgressIPv4,
+  [RULES.firewallSource]: (s) => s === '*' || isEgressIPv4(s),
   [RULES.dnsOnlyStorage]: (s) => {
     const { addressSources, registry } = s as Json;
     return (

@@ -58,6 +58,8 @@ export const MESSAGES = {
   registryFirewallSource: 'registryFirewall needs clusterResourceId or egressIPs when enabled',
   egressIP:
     'egressIPs entries are IPv4 addresses (20.1.2.3) or IPv4 CIDR prefixes without host bits (20.1.2.0/28): the registry firewall accepts IPv4 only',
+  firewallSource:
+    'sourceAddresses entries are *, an IPv4 address (10.224.0.4) or an IPv4 CIDR prefix without host bits (10.224.0.0/16)',
   unique: 'must not list the same value twice',
   selectorKey: `must be a label key: ${LABEL_KEY_RULES}`,
   selectorValue: `must be a label value: ${LABEL_VALUE_RULES}`,
@@ -93,6 +95,8 @@ export const RULES = {
   /** Kubernetes' CEL IP/CIDR library (1.30+); ACR IP rules take IPv4 only. */
   egressIP:
     'isIP(self) ? ip(self).family() == 4 : isCIDR(self) && cidr(self).ip().family() == 4 && cidr(self) == cidr(self).masked()',
+  firewallSource:
+    "self == '*' || (isIP(self) ? ip(self).family() == 4 : isCIDR(self) && cidr(self).ip().family() == 4 && cidr(self) == cidr(self).masked())",
   /** An empty list is left to minItems, so it is not reported twice. */
   dnsOnlyStorage:
     "!has(self.addressSources) || size(self.addressSources) == 0 || 'ServiceTags' in self.addressSources || (has(self.registry.dataEndpoints) && self.registry.dataEndpoints == 'Enabled')",

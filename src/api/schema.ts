@@ -148,7 +148,7 @@ const armId = (description: string, pattern: string, message: string) =>
   });
 
 const azure = obj(
-  'Planned: Azure-side egress configuration kept in step with the registry (node plane: kubelet pulls leave through these). Accepted and validated, not acted on in this version; the Unsupported condition says so.',
+  'Azure-side egress rules kept in step with the registry: everything leaving the cluster, kubelet image pulls included, passes these. Written by the operator when it runs with --azure-subscription (Helm: azure.subscriptionId), with its own Azure identity; without it the AzureApplied condition says they are not acted on. What the operator wrote is removed when the resource is deleted (finalizer acraccess.io/azure-cleanup).',
   {
     firewallPolicy: obj(
       'An Azure Firewall policy: the operator owns one rule collection group in it with application rules for the registry hosts.',
@@ -158,16 +158,25 @@ const azure = obj(
           PATTERNS.firewallPolicyId,
           MESSAGES.firewallPolicyId,
         ),
-        ruleCollectionGroup: str('Name of the rule collection group the operator owns.', {
-          default: 'acr-access',
-          maxLength: 80,
-          pattern: '^[a-zA-Z0-9][-a-zA-Z0-9_.]*$',
-        }),
-        priority: int('Priority of the rule collection group (100-65000).', {
-          default: 20000,
-          minimum: 100,
-          maximum: 65000,
-        }),
+        ruleCollectionGroup: str(
+          'Name of the rule collection group the operator owns (whole: it is written and deleted as one). Default: acr-access-<hash of this resource>, so resources sharing a policy never collide. A group of that name the operator did not create is refused (NameConflict), never overwritten.',
+          { maxLength: 80, pattern: '^[a-zA-Z0-9][-a-zA-Z0-9_.]*$' },
+        ),
+        priority: int(
+          'Priority of the rule collection group (100-65000). Default 250: ahead of the portal default (300) for application rule collections, so a Deny collection created there does not shadow the registry.',
+          { minimum: 100, maximum: 65000 },
+        ),
+        sourceAddresses: list(
+          'Source addresses of the rules (the node subnets, e.g. 10.224.0.0/16). Default: * (the firewall sees only traffic routed to it).',
+          str('An IPv4 address or CIDR prefix, or *.', {
+            maxLength: 43,
+            'x-kubernetes-validations': [{ rule: RULES.firewallSource, message: MESSAGES.firewallSource }],
+          }),
+          unique({ maxItems: 64 }),
+        ),
+        networkRules: bool(
+          'Also allow TCP 443 to the AzureContainerRegistry.<Region> / Storage.<Region> service tags with a network rule (for clients that send no SNI). Admits every registry and storage account of those regions; default false.',
+        ),
       },
       { required: ['resourceId'] },
     ),
@@ -334,8 +343,64 @@ const status = obj('What the operator observed and did.', {
     {
       prefixes: list('Prefixes the operator last wrote, all families.', { type: 'string', maxLength: 43 }),
       hosts: list('Host names the operator last allowed (FQDN rules).', { type: 'string', maxLength: 253 }),
+      tags: list('Service tags the operator last allowed in Azure-side rules.', { type: 'string', maxLength: 128 }),
+      azure: obj(
+        'Azure objects that hold rules of this resource. Azure rules carry no owner reference, so this is how the operator knows what is its own: only these are updated or removed.',
+        {
+          networkSecurityGroups: list('Network security groups holding rules of this resource.', {
+            type: 'string',
+            maxLength: 1024,
+          }),
+          ruleCollectionGroups: list('Firewall policy rule collection groups this resource created (ARM ids).', {
+            type: 'string',
+            maxLength: 1024,
+          }),
+          registryIpRules: list(
+            "Registry IP rules this resource added. Rules that were there before are never counted as the operator's.",
+            obj(
+              'The rules added to one registry.',
+              {
+                registryId: str('ARM id of the registry.', { maxLength: 1024 }),
+                values: list('IP rule values (IPv4 CIDRs).', { type: 'string', maxLength: 43 }),
+              },
+              { required: ['registryId'] },
+            ),
+          ),
+        },
+      ),
     },
   ),
+  azure: obj('The Azure-side targets of spec.azure and what the last reconcile did to each.', {
+    targets: list(
+      'One entry per Azure object the resource writes to.',
+      obj(
+        'An Azure target.',
+        {
+          kind: enumOf('What it is.', ['NetworkSecurityGroup', 'FirewallPolicy', 'RegistryFirewall']),
+          resourceId: str('ARM id of the object written (NSG, rule collection group, registry).', { maxLength: 1024 }),
+          state: enumOf(
+            'Enforced: up to date. Audited: computed only (Audit mode). Pending: a write is still running in Azure. Failed: the last write failed and what was there stays.',
+            ['Enforced', 'Audited', 'Pending', 'Failed'],
+          ),
+          reason: str('Why, in one CamelCase word.', { maxLength: 128 }),
+          message: str('What was done or what failed.', { maxLength: 4096 }),
+        },
+        { required: ['kind', 'resourceId', 'state'] },
+      ),
+    ),
+    retiringTags: list(
+      'Service tags no longer desired (a replica dropped) that stay allowed in Azure-side rules until their grace period ends.',
+      obj(
+        'A retiring tag.',
+        {
+          tag: str('The service tag.'),
+          since: str('When it stopped being desired.', { format: 'date-time' }),
+          until: str('When it is removed.', { format: 'date-time' }),
+        },
+        { required: ['tag', 'since', 'until'] },
+      ),
+    ),
+  }),
 });
 
 /**
@@ -354,7 +419,7 @@ export const acrAccessSpecSchema = obj(
 );
 
 export const clusterAcrAccessSpecSchema = obj(
-  'Cluster-wide access to one Azure Container Registry: pods across namespaces, nodes (kubelet image pulls) through Cilium or Calico; planned: Azure-side egress rules.',
+  'Cluster-wide access to one Azure Container Registry: pods across namespaces, nodes (kubelet image pulls) through Cilium or Calico, and Azure-side egress rules (NSG, Azure Firewall policy, the registry IP firewall).',
   {
     ...commonSpec('Pods the access is for, in the namespaces selected by namespaceSelector. Empty selects every pod.'),
     namespaceSelector: labelSelector('Namespaces whose pods get access. Unset: no pod-plane policies are written.'),

@@ -70,6 +70,8 @@ export interface AzureFirewallPolicySpec {
   resourceId: string;
   ruleCollectionGroup?: string;
   priority?: number;
+  sourceAddresses?: string[];
+  networkRules?: boolean;
 }
 
 export interface NetworkSecurityGroupSpec {
@@ -130,7 +132,26 @@ export interface AcrAccessStatus {
   objects?: { apiVersion: string; kind: string; namespace?: string; name: string }[];
   backends?: { name: string; planes: ('pod' | 'node')[]; chosen: boolean; reason: string }[];
   /** The operator's ledger of what it last wrote; make-before-break reads it, never the live objects. */
-  applied?: { prefixes?: string[]; hosts?: string[] };
+  applied?: { prefixes?: string[]; hosts?: string[]; tags?: string[]; azure?: AzureLedger };
+  azure?: {
+    targets?: AzureTargetStatus[];
+    retiringTags?: { tag: string; since: string; until: string }[];
+  };
+}
+
+/** Azure objects holding rules of a resource: ARM rules carry no owner reference, so this says what is ours. */
+export interface AzureLedger {
+  networkSecurityGroups?: string[];
+  ruleCollectionGroups?: string[];
+  registryIpRules?: { registryId: string; values?: string[] }[];
+}
+
+export interface AzureTargetStatus {
+  kind: 'NetworkSecurityGroup' | 'FirewallPolicy' | 'RegistryFirewall';
+  resourceId: string;
+  state: 'Enforced' | 'Audited' | 'Pending' | 'Failed';
+  reason?: string;
+  message?: string;
 }
 
 export type PlaneCoverage = 'Enforced' | 'Audited' | 'NotCovered';

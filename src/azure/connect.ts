@@ -4,6 +4,7 @@
  * --azure-subscription), so `render`, `--help` and a Kubernetes-only operator never load the Azure SDKs.
  */
 import { ArmServiceTagSource } from '../addresses/arm-source.js';
+import { AzureEnforcer } from '../backends/azure/enforcer.js';
 import { ArmEndpointResolver } from '../endpoints/arm.js';
 import { CLOUDS, type CloudName, type CloudProfile } from '../endpoints/clouds.js';
 import type { EndpointResolver } from '../endpoints/endpoints.js';
@@ -33,6 +34,8 @@ export interface AzureConnection {
   endpointResolver(opts: { fallback: EndpointResolver; refreshIntervalMs: number }): ArmEndpointResolver;
   /** Service Tags of the subscription's cloud, as ARM serves them. */
   serviceTagSource(location: string): ArmServiceTagSource;
+  /** Writes the Azure-side rules of spec.azure. */
+  enforcer: AzureEnforcer;
 }
 
 export function connectAzure(settings: AzureSettings, opts: { userAgent?: string } = {}): AzureConnection {
@@ -52,6 +55,7 @@ export function connectAzure(settings: AzureSettings, opts: { userAgent?: string
     cloud,
     credentialKind: kind,
     clients,
+    enforcer: new AzureEnforcer(clients),
     endpointResolver: ({ fallback, refreshIntervalMs }) =>
       new ArmEndpointResolver({ reader: new ArmRegistryReader(clients), cloud, fallback, refreshIntervalMs }),
     serviceTagSource: (location) =>

@@ -180,7 +180,7 @@ describe('render gives the operator’s verdict', () => {
     );
     const r = await render(opts([f], { namespaces: ['team-a', 'team-b'], watchedNamespaces: ['team-b'] }));
     expect(r.notes).toEqual([
-      `note: ${f}: document 1 (ClusterAcrAccess nodes): NotImplemented: spec.azure is accepted but not acted on yet (planned: Azure-side backends)`,
+      `note: ${f}: document 1 (ClusterAcrAccess nodes): AzureNotConfigured: spec.azure is not acted on: Azure-side rules are written only by the operator running with Azure Resource Manager access (--azure-subscription; Helm: azure.subscriptionId); render prints the Kubernetes objects only`,
     ]);
     // Only watched namespaces are written, as the operator does.
     expect(r.objects.map((o) => o.metadata.namespace)).toEqual(['team-b']);

@@ -8,8 +8,8 @@ export const CONDITIONS = {
   addressesResolved: 'AddressesResolved',
   policiesApplied: 'PoliciesApplied',
   degraded: 'Degraded',
-  /** Spec fields accepted but not acted on by this version (present only then). */
-  unsupported: 'Unsupported',
+  /** The Azure-side targets of spec.azure (present only for a ClusterAcrAccess that has or had them). */
+  azureApplied: 'AzureApplied',
 } as const;
 
 export interface ConditionInput {

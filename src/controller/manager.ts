@@ -1,3 +1,4 @@
+import type { AzureEnforcer } from '../backends/azure/enforcer.js';
 import { isDeepStrictEqual } from 'node:util';
 import { API_VERSION, KIND_ACR_ACCESS, KIND_CLUSTER_ACR_ACCESS, type AnyAcrAccess } from '../api/types.js';
 import { LABELS, MANAGED_BY } from '../backends/ownership.js';
@@ -34,6 +35,8 @@ export interface ManagerDeps {
   dns?: DnsCache;
   endpoints: EndpointResolver;
   backends: BackendRegistry;
+  /** Azure-side targets (spec.azure), when the operator runs with Azure Resource Manager. */
+  azure?: AzureEnforcer;
   logger: Logger;
   metrics: Metrics;
   config: ManagerConfig;
@@ -84,6 +87,7 @@ export class Manager {
       endpoints: deps.endpoints,
       recorder: new EventRecorder(deps.client, deps.logger, deps.config.instance),
       backends: deps.backends,
+      ...(deps.azure ? { azure: deps.azure } : {}),
       onWritten: (obj) => {
         if (this.ownWrites.size > 100_000) this.ownWrites.clear();
         if (obj.metadata.resourceVersion) this.ownWrites.set(objectKey(obj), obj.metadata.resourceVersion);

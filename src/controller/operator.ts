@@ -207,6 +207,7 @@ export async function startOperator(
     ...(dns ? { dns } : {}),
     endpoints: endpointResolver(azure, opts.refreshIntervalMs),
     backends: new BackendRegistry(BUILT_IN_BACKENDS, opts.backends),
+    ...(azure ? { azure: azure.enforcer } : {}),
     logger,
     metrics,
     config: {
@@ -216,6 +217,7 @@ export async function startOperator(
       operatorNamespace: opts.namespace,
       noDataRetryMs: 60_000,
       armDiscovery: azure !== undefined,
+      azure: azure !== undefined,
       workers: opts.workers,
       resyncMs: opts.resyncMs,
       ...(opts.detectIntervalMs ? { detectIntervalMs: opts.detectIntervalMs } : {}),

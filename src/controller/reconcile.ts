@@ -1,5 +1,5 @@
 import { isDeepStrictEqual } from 'node:util';
-import { KIND_ACR_ACCESS, type AnyAcrAccess } from '../api/types.js';
+import { KIND_ACR_ACCESS, KIND_CLUSTER_ACR_ACCESS, type AnyAcrAccess } from '../api/types.js';
 import {
   HostResolutionError,
   buildAddressSet,
@@ -8,6 +8,7 @@ import {
   type AddressSet,
 } from '../addresses/address-set.js';
 import type { DnsAnswer } from '../addresses/dns.js';
+import type { AzureEnforcer } from '../backends/azure/enforcer.js';
 import { planChosen, type BackendChoice, type BackendRegistry } from '../backends/registry.js';
 import { isControlledBy, ownerId } from '../backends/ownership.js';
 import { allHosts, type EndpointResolver, type RegistryEndpoints } from '../endpoints/endpoints.js';
@@ -27,6 +28,7 @@ import type { EventRecorder } from './events.js';
 import type { FeedManager } from './feeds.js';
 import { nextExpiry, retain, retainHosts } from './retention.js';
 import { buildStatus, type Outcome } from './status.js';
+import { finalize, needsAzureStep, runAzureStep } from './azure-step.js';
 
 export interface ReconcilerConfig {
   graceMs: number;
@@ -41,6 +43,8 @@ export interface ReconcilerConfig {
   noDataRetryMs: number;
   /** Registries named by spec.registry.resourceId are discovered from ARM (the resolver is an ArmEndpointResolver). */
   armDiscovery?: boolean;
+  /** spec.azure is acted on (an AzureEnforcer is among the deps). */
+  azure?: boolean;
 }
 
 /** What the reconciler reads; the manager backs it with informer caches. */
@@ -65,6 +69,8 @@ export interface ReconcilerDeps {
   endpoints: EndpointResolver;
   recorder: EventRecorder;
   backends: BackendRegistry;
+  /** Azure-side targets (spec.azure); absent when the operator runs without Azure Resource Manager. */
+  azure?: AzureEnforcer;
   /** Told of each object as the API server stored it after the operator's write (to skip its watch echo). */
   onWritten?: (obj: KubeObject) => void;
   caches: ReconcilerCaches;
@@ -107,7 +113,11 @@ export class Reconciler {
 
   async reconcile(key: string): Promise<ReconcileResult> {
     const resource = this.deps.caches.resource(key);
-    if (!resource || resource.metadata.deletionTimestamp) return {};
+    if (!resource) return {};
+    if (resource.metadata.deletionTimestamp) {
+      if (resource.kind !== KIND_CLUSTER_ACR_ACCESS) return {};
+      return finalize(resource, { ...this.deps, now: this.deps.now?.() ?? new Date() });
+    }
     const now = this.deps.now?.() ?? new Date();
     const owner = ownerOf(resource);
     const live = owner.uid ? this.deps.caches.ownedObjects(owner.uid).filter((o) => isControlledBy(o, owner)) : [];
@@ -302,8 +312,39 @@ export class Reconciler {
       // Audit writes nothing, and removes nothing either: objects written before stay as they are (status lists
       // them), since removing an allow rule is what breaks pulls. Deleting the resource removes them.
       outcome.audit = true;
-      return;
+    } else {
+      await this.applyKubernetes(resource, planned, live, outcome, choice, retention, hosts.effective, addresses);
     }
+    if (this.deps.azure && resource.kind === KIND_CLUSTER_ACR_ACCESS && needsAzureStep(resource)) {
+      const azure = await runAzureStep(this.deps.azure, this.deps.client, resource, {
+        hosts: hosts.effective,
+        addresses: { ...addresses, ipv4, ipv6 },
+        now,
+        graceMs: config.graceMs,
+      });
+      outcome.azure = azure;
+      // Once per transition, like Stalled: the condition carries it meanwhile.
+      const before = conditionOf(resource.status?.conditions, CONDITIONS.azureApplied);
+      if (azure.problem && before?.message !== azure.problem.message)
+        await this.deps.recorder.record(regarding(resource), 'Warning', azure.problem.reason, azure.problem.message);
+      const expiry = nextExpiry(azure.retiringTags);
+      const waits = [azure.retryAfterMs, expiry === undefined ? undefined : expiry - now.getTime() + 1000];
+      for (const ms of waits.filter((x): x is number => x !== undefined))
+        result.requeueAfterMs = Math.min(result.requeueAfterMs ?? Infinity, Math.max(1000, ms));
+    }
+  }
+
+  private async applyKubernetes(
+    resource: AnyAcrAccess,
+    planned: ReturnType<typeof planChosen>,
+    live: KubeObject[],
+    outcome: Outcome,
+    choice: BackendChoice,
+    retention: ReturnType<typeof retain>,
+    hosts: string[],
+    addresses: AddressSet,
+  ): Promise<void> {
+    const desired = planned.objects;
     const owner = ownerOf(resource);
     let applied;
     try {
@@ -318,7 +359,7 @@ export class Reconciler {
       }
       throw err;
     }
-    outcome.written = { prefixes: [...retention.effective], hosts: hosts.effective };
+    outcome.written = { prefixes: [...retention.effective], hosts };
     if (applied.applied.length + applied.deleted.length > 0) {
       const before = resource.status?.addresses?.serviceTagsChangeNumber;
       const feedNote =

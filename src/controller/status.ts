@@ -6,6 +6,9 @@ import { CONDITIONS, setConditions, type ConditionInput } from './conditions.js'
 import type { RetiringHost, RetiringPrefix } from './retention.js';
 import type { BackendChoice } from '../backends/registry.js';
 import type { Plane } from '../intent/intent.js';
+import { VERDICT_REASONS } from '../intent/verdict.js';
+import { ledgerIsEmpty } from '../backends/azure/enforcer.js';
+import type { AzureOutcome } from './azure-step.js';
 
 export interface Outcome {
   /** A spec problem that retrying will not fix. */
@@ -33,6 +36,8 @@ export interface Outcome {
   covered?: Plane[];
   /** Things a person should know that are not failures (fields not acted on yet, namespaces left out). */
   notes?: { reason: string; message: string }[];
+  /** The Azure step (a ClusterAcrAccess with spec.azure, or rules of its own still in Azure). */
+  azure?: AzureOutcome;
 }
 
 /** The whole status for one reconcile; equal inputs give an equal status, so an idle resync writes nothing. */
@@ -63,6 +68,7 @@ export function buildStatus(resource: AnyAcrAccess, o: Outcome, now: Date): AcrA
     const verb = o.audit ? 'would allow (Audit mode: nothing written)' : 'allow';
     const kept = o.audit && o.live?.length ? `; ${o.live.length} written before Audit stay in force unchanged` : '';
     const notes = (o.notes ?? []).map((x) => `; ${x.message}`).join('');
+    const azure = o.azure ? `; Azure: ${azureSummary(o.azure)}` : '';
     const chosen = (o.backends?.chosen ?? []).map((c) => c.backend.name);
     const isolating = chosen.includes('NetworkPolicy')
       ? '; Kubernetes NetworkPolicy isolates the egress of the pods it selects'
@@ -71,13 +77,25 @@ export function buildStatus(resource: AnyAcrAccess, o: Outcome, now: Date): AcrA
       CONDITIONS.ready,
       true,
       o.audit ? 'Audited' : 'Applied',
-      `${o.objects?.length ?? 0} objects (${chosen.join(', ') || 'no backend'}) ${verb} ${n} prefixes${kept}; ${planeText(resource, o, 'pod')}; ${planeText(resource, o, 'node')}${isolating}${notes}`,
+      `${o.objects?.length ?? 0} objects (${chosen.join(', ') || 'no backend'}) ${verb} ${n} prefixes${kept}; ${planeText(resource, o, 'pod')}; ${planeText(resource, o, 'node')}${isolating}${azure}${notes}`,
     );
   }
-  // Fields accepted but not acted on get a condition of their own, so nobody reads Ready as covering them.
-  const unsupported = (o.notes ?? []).filter((n) => n.reason === 'NotImplemented');
-  if (unsupported.length)
-    add(CONDITIONS.unsupported, true, 'NotImplemented', unsupported.map((n) => n.message).join('; '));
+  // spec.azure gets a condition of its own, so nobody reads Ready as covering the Azure side.
+  const azureNote = (o.notes ?? []).find((n) => n.reason === VERDICT_REASONS.azureNotConfigured);
+  const azureBefore = previous.conditions?.find((c) => c.type === CONDITIONS.azureApplied);
+  if (o.azure) {
+    const a = o.azure;
+    add(
+      CONDITIONS.azureApplied,
+      !a.problem,
+      a.problem?.reason ?? (a.audit ? 'Audit' : 'Applied'),
+      a.problem?.message ?? azureSummary(a),
+    );
+  } else if (azureNote) add(CONDITIONS.azureApplied, false, azureNote.reason, azureNote.message);
+  else if (azureBefore && !o.stalled && !ledgerIsEmpty(previous.applied?.azure)) {
+    // This reconcile did not reach Azure (an input failed): what it said last still holds.
+    conditions.push({ ...azureBefore });
+  }
   const why = o.stalled ?? o.noData ?? o.degraded;
   add(
     CONDITIONS.endpointsResolved,
@@ -104,12 +122,8 @@ export function buildStatus(resource: AnyAcrAccess, o: Outcome, now: Date): AcrA
         : 'policies are up to date'
       : 'no policies were written in this reconcile',
   );
-  add(
-    CONDITIONS.degraded,
-    !!o.degraded,
-    o.degraded?.reason ?? 'AsExpected',
-    o.degraded?.message ?? 'all sources answered',
-  );
+  const degraded = o.degraded ?? o.azure?.problem;
+  add(CONDITIONS.degraded, !!degraded, degraded?.reason ?? 'AsExpected', degraded?.message ?? 'all sources answered');
 
   const status: AcrAccessStatus = {
     observedGeneration: generation,
@@ -141,24 +155,41 @@ export function buildStatus(resource: AnyAcrAccess, o: Outcome, now: Date): AcrA
   } else if (previous.addresses) status.addresses = previous.addresses;
   // Status says what is in force: what was written now, else the live objects (Audit, a stall, no data).
   const inForce = applied && !o.audit ? (o.objects ?? []) : (o.live ?? []);
-  const coverage = (plane: Plane): PlaneCoverage => {
+  const kubernetes = (plane: Plane): PlaneCoverage => {
     if (applied && !o.audit) return o.covered?.includes(plane) ? 'Enforced' : 'NotCovered';
     const before = o.live?.length ? previous.planes?.[plane] : undefined;
     if (before === 'Enforced') return 'Enforced';
     return applied && o.covered?.includes(plane) ? 'Audited' : 'NotCovered';
   };
+  // Azure rules sit where all traffic leaves the network, kubelet pulls and pods alike: they cover both planes.
+  const coverage = (plane: Plane): PlaneCoverage => {
+    const k = kubernetes(plane);
+    if (k === 'Enforced' || azureBy(o).length) return 'Enforced';
+    if (!o.azure && !ledgerIsEmpty(previous.applied?.azure) && previous.planes?.[plane] === 'Enforced')
+      return 'Enforced';
+    return o.azure?.targets.some((t) => t.state === 'Audited') ? 'Audited' : k;
+  };
   status.planes = { pod: coverage('pod'), node: coverage('node') };
   if (o.backends)
-    status.backends = o.backends.report.map((r) => ({
-      name: r.name,
-      planes: r.planes,
-      chosen: r.chosen,
-      reason: r.reason,
-    }));
+    status.backends = [
+      ...o.backends.report.map((r) => ({ name: r.name, planes: r.planes, chosen: r.chosen, reason: r.reason })),
+      ...(o.azure?.targets ?? []).map((t) => ({
+        name: t.kind,
+        planes: ['pod', 'node'] as Plane[],
+        chosen: true,
+        reason: `named in spec.azure: ${t.state}`,
+      })),
+    ];
   else if (previous.backends) status.backends = previous.backends;
   status.objects = inForce.map(refOf).sort(byRef);
   const ledger = o.written ?? previous.applied;
-  if (ledger) status.applied = ledger;
+  if (o.azure) {
+    status.applied = { ...ledger, tags: o.azure.tags, azure: o.azure.ledger };
+    status.azure = { targets: o.azure.targets, retiringTags: o.azure.retiringTags };
+  } else {
+    if (ledger) status.applied = ledger;
+    if (previous.azure) status.azure = previous.azure;
+  }
   return status;
 }
 
@@ -180,12 +211,28 @@ function byRef(a: { namespace?: string; name: string }, b: { namespace?: string;
 /** One clause of the Ready message per plane: who covers it, or why nobody does. */
 function planeText(resource: AnyAcrAccess, o: Outcome, plane: Plane): string {
   const name = plane === 'pod' ? 'the pod plane (in-cluster registry clients)' : 'the node plane (kubelet image pulls)';
-  const by = (o.backends?.chosen ?? []).filter((c) => c.planes.includes(plane)).map((c) => c.backend.name);
-  if (by.length && o.covered?.includes(plane)) return `${name} is covered by ${by.join(', ')}`;
+  const chosen = (o.backends?.chosen ?? []).filter((c) => c.planes.includes(plane)).map((c) => c.backend.name);
+  const by = [...(o.covered?.includes(plane) ? chosen : []), ...azureBy(o)];
+  if (by.length) return `${name} is covered by ${by.join(', ')}`;
   if (plane === 'node' && resource.kind === 'AcrAccess')
     return `${name} is not covered: an AcrAccess governs pods only; a ClusterAcrAccess with spec.nodeSelector covers nodes`;
   if (plane === 'node' && !('nodeSelector' in resource.spec && resource.spec.nodeSelector))
     return `${name} is not covered: no spec.nodeSelector`;
   const why = o.backends?.uncovered.find((u) => u.plane === plane)?.reason;
   return `${name} is not covered${why ? `: ${why}` : ': no objects were planned for it'}`;
+}
+
+/** The kinds of Azure target enforced now. */
+function azureBy(o: Outcome): string[] {
+  return [...new Set((o.azure?.targets ?? []).filter((t) => t.state === 'Enforced').map((t) => t.kind))];
+}
+
+function azureSummary(a: AzureOutcome): string {
+  const count = (state: string) => a.targets.filter((t) => t.state === state).length;
+  const parts = [`${count('Enforced')} targets up to date`];
+  if (count('Audited')) parts.push(`${count('Audited')} audited (nothing written)`);
+  if (count('Pending')) parts.push(`${count('Pending')} with a write still running`);
+  if (count('Failed')) parts.push(`${count('Failed')} failed`);
+  if (a.retiringTags.length) parts.push(`${a.retiringTags.length} service tags retiring`);
+  return parts.join(', ');
 }

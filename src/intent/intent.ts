@@ -111,3 +111,26 @@ export function nodePlaneIntent(
     provenance: { feed: addresses.feed, tags: addresses.tags, dns: addresses.dns, origins: addresses.origins },
   };
 }
+
+/**
+ * The Azure-side intent of a ClusterAcrAccess with spec.azure: everything that leaves the cluster through an NSG or
+ * a firewall, kubelet pulls and pods alike, to the registry. `tags` are the service tags to allow (retiring ones
+ * included), which Azure rules name directly instead of their prefixes.
+ */
+export function azureIntent(
+  resource: AnyAcrAccess,
+  hosts: string[],
+  addresses: Pick<AddressSet, 'ipv4' | 'ipv6' | 'feed' | 'dns' | 'origins'>,
+  tags: AddressSet['tags'],
+): EgressIntent {
+  return {
+    owner: ownerOf(resource),
+    plane: 'node',
+    hosts,
+    prefixes: { ipv4: addresses.ipv4, ipv6: addresses.ipv6 },
+    ports: [{ protocol: 'TCP', port: 443 }],
+    workloads: { podSelector: {}, namespaces: [] },
+    options: optionsOf(resource),
+    provenance: { feed: addresses.feed, tags, dns: addresses.dns, origins: addresses.origins },
+  };
+}

@@ -64,27 +64,21 @@ describe('verdictFor', () => {
     expect(registryRefusal('anything.azurecr.io', all)).toBeUndefined();
   });
 
-  it('names the fields that are accepted but not acted on, in one NotImplemented note', () => {
-    const v = verdictFor(
-      cluster({
-        registry,
-        namespaceSelector: selector,
-        nodeSelector: { matchLabels: { pool: 'x' } },
-        azure: { registryFirewall: { enabled: true, egressIPs: ['203.0.113.7'] } },
-      }),
-      all,
-    );
+  it('says spec.azure is not acted on when nothing writes to Azure, and nothing when the operator does', () => {
+    const spec = {
+      registry,
+      namespaceSelector: selector,
+      nodeSelector: { matchLabels: { pool: 'x' } },
+      azure: { registryFirewall: { enabled: true, egressIPs: ['203.0.113.7'] } },
+    };
+    const v = verdictFor(cluster(spec), all);
     expect(v.refusal).toBeUndefined();
     expect(v.write).toBe(true);
-    // The node plane is governed by the Cilium and Calico backends: nodeSelector is acted on.
-    expect(v.notes).toEqual([
-      {
-        reason: 'NotImplemented',
-        message: 'spec.azure is accepted but not acted on yet (planned: Azure-side backends)',
-      },
-    ]);
-    const one = verdictFor(cluster({ registry, namespaceSelector: selector, azure: {} }), all);
-    expect(one.notes[0]?.message).toBe('spec.azure is accepted but not acted on yet (planned: Azure-side backends)');
+    expect(v.notes.map((n) => n.reason)).toEqual(['AzureNotConfigured']);
+    expect(v.notes[0]?.message).toMatch(/^spec\.azure is not acted on: .*--azure-subscription/);
+    expect(verdictFor(cluster(spec), { ...all, azure: true }).notes).toEqual([]);
+    // An AcrAccess has no spec.azure; a ClusterAcrAccess without it gets no note.
+    expect(verdictFor(cluster({ registry, namespaceSelector: selector }), all).notes).toEqual([]);
   });
 
   it('says a ClusterAcrAccess without namespaceSelector writes no pod-plane objects, and still prunes', () => {

@@ -30,6 +30,8 @@ export interface VerdictConfig {
    * with --azure-subscription). Without it such a resource is refused (DiscoveryUnavailable); render never has it.
    */
   armDiscovery?: boolean;
+  /** Whether spec.azure is acted on (the operator with --azure-subscription). Render never writes to Azure. */
+  azure?: boolean;
 }
 
 export interface Verdict {
@@ -45,7 +47,7 @@ export interface Verdict {
 export const VERDICT_REASONS = {
   registryNotAllowed: 'RegistryNotAllowed',
   discoveryUnavailable: 'DiscoveryUnavailable',
-  notImplemented: 'NotImplemented',
+  azureNotConfigured: 'AzureNotConfigured',
   audit: 'Audit',
   noNamespaceSelector: 'NoNamespaceSelector',
   namespaceNotWatched: 'NamespaceNotWatched',
@@ -62,8 +64,8 @@ export function verdictFor(resource: AnyAcrAccess, config: VerdictConfig): Verdi
   const refusal = refusalFor(resource, config);
   if (refusal) return { refusal, notes, write: false };
 
-  const ignored = ignoredFields(resource);
-  if (ignored) notes.push(ignored);
+  const azure = azureNote(resource, config);
+  if (azure) notes.push(azure);
   let write = true;
   const watched = config.watchedNamespaces ?? [];
   if (resource.kind === KIND_ACR_ACCESS) {
@@ -167,18 +169,12 @@ export function registryRefusal(
   return undefined;
 }
 
-/**
- * Fields the API accepts that this version does not act on, named in one note. (`spec.registry.resourceId` is not
- * among them: the CRD allows it only without loginServer, and then it is discovered or refused.)
- */
-function ignoredFields(resource: AnyAcrAccess): VerdictReason | undefined {
-  if (resource.kind === KIND_ACR_ACCESS) return undefined;
-  const fields: [string, string][] = [];
-  if (resource.spec.azure !== undefined) fields.push(['spec.azure', 'Azure-side backends']);
-  if (fields.length === 0) return undefined;
-  const names = fields.map(([f]) => f).join(' and ');
+/** spec.azure when nothing here writes to Azure: said once, so nobody reads Ready as covering it. */
+function azureNote(resource: AnyAcrAccess, config: VerdictConfig): VerdictReason | undefined {
+  if (resource.kind === KIND_ACR_ACCESS || resource.spec.azure === undefined || config.azure) return undefined;
   return {
-    reason: VERDICT_REASONS.notImplemented,
-    message: `${names} ${fields.length === 1 ? 'is' : 'are'} accepted but not acted on yet (planned: ${fields.map(([, p]) => p).join(', ')})`,
+    reason: VERDICT_REASONS.azureNotConfigured,
+    message:
+      'spec.azure is not acted on: Azure-side rules are written only by the operator running with Azure Resource Manager access (--azure-subscription; Helm: azure.subscriptionId); render prints the Kubernetes objects only',
   };
 }

@@ -177,9 +177,9 @@ describe('render and the operator reach the same verdict', () => {
           expect(
             (await admin.get({ apiVersion: tier.apiVersion, kind: 'Tier', name: tier.metadata.name }))?.spec,
           ).toEqual(tier.spec);
-        if (rendered.verdict.notes.some((n) => n.reason === 'NotImplemented'))
-          expect(condition(live, 'Unsupported')?.message).toBe(
-            rendered.verdict.notes.find((n) => n.reason === 'NotImplemented')!.message,
+        if (rendered.verdict.notes.some((n) => n.reason === 'AzureNotConfigured'))
+          expect(condition(live, 'AzureApplied')?.message).toBe(
+            rendered.verdict.notes.find((n) => n.reason === 'AzureNotConfigured')!.message,
           );
         if (clusterScoped) await admin.delete(ref);
       } finally {

@@ -1,0 +1,250 @@
+/**
+ * The Azure side of one ClusterAcrAccess: its NSG rules, its firewall policy rule collection group and (through
+ * registry-firewall/) the registry's IP rules, synced from one intent. Azure objects carry no owner reference, so
+ * what is ours comes from the ledger in the resource's status (`status.applied.azure`): a target that left the spec
+ * is released (only what the ledger says we wrote), and deleting the resource releases everything in it.
+ *
+ * Each target is synced on its own: one failing (a missing role, an outage) never stops the others, and never
+ * removes what is in force there. Writes to one ARM object are serialised across resources by the modules' keyed
+ * mutex; a write still running when its deadline passes is reported Pending and looked at again later.
+ */
+import type { AzureLedger, AzureSpec, AzureTargetStatus } from '../../api/types.js';
+import type { ArmWriteError} from '../../azure/arm-write.js';
+import { classifyArmWriteError } from '../../azure/arm-write.js';
+import type { ArmClients } from '../../azure/clients.js';
+import type { EgressIntent, IntentOwner } from '../../intent/intent.js';
+import { planRuleCollectionGroup } from '../azure-firewall/plan.js';
+import { releaseRuleCollectionGroup, syncRuleCollectionGroup } from '../azure-firewall/sync.js';
+import { planNsgRules } from '../nsg/plan.js';
+import { releaseNsgRules, syncNsgRules } from '../nsg/sync.js';
+
+export type AzureMode = 'Enforce' | 'Audit';
+
+export interface AzureSyncResult {
+  targets: AzureTargetStatus[];
+  /** The ledger after this pass: record it in status. */
+  ledger: AzureLedger;
+  failures: ArmWriteError[];
+  /** Write requests made (in Audit: that would be made). */
+  written: number;
+  /** When to look again: a write still running, or a failure worth retrying. */
+  retryAfterMs?: number;
+}
+
+/** A failure a person must fix is looked at again at this pace, not hot. */
+const PERMANENT_RETRY_MS = 5 * 60_000;
+const TRANSIENT_RETRY_MS = 30_000;
+
+const same = (a: string, b: string) => a.toLowerCase() === b.toLowerCase();
+const without = (list: string[] | undefined, id: string) => (list ?? []).filter((x) => !same(x, id));
+const withId = (list: string[] | undefined, id: string) => [...without(list, id), id].sort();
+
+export function hasAzureTargets(spec: AzureSpec | undefined): boolean {
+  return !!(spec?.networkSecurityGroups?.length || spec?.firewallPolicy || spec?.registryFirewall?.enabled);
+}
+
+export function ledgerIsEmpty(ledger: AzureLedger | undefined): boolean {
+  return !(
+    ledger?.networkSecurityGroups?.length ||
+    ledger?.ruleCollectionGroups?.length ||
+    ledger?.registryIpRules?.some((r) => r.values?.length)
+  );
+}
+
+export class AzureEnforcer {
+  constructor(private readonly clients: ArmClients) {}
+
+  async sync(intent: EgressIntent, spec: AzureSpec | undefined, before: AzureLedger, mode: AzureMode) {
+    const run = new Pass(before);
+    const nsgs = spec?.networkSecurityGroups ?? [];
+    const tasks: Promise<void>[] = nsgs.map((target) =>
+      run.target(
+        'NetworkSecurityGroup',
+        target.resourceId,
+        async () => {
+          const plan = planNsgRules(intent, target);
+          // Recorded before the write: a write that happened but whose status was lost is still released later.
+          if (mode === 'Enforce')
+            run.ledger.networkSecurityGroups = withId(run.ledger.networkSecurityGroups, target.resourceId);
+          const r = await syncNsgRules(this.clients, plan, { mode });
+          return {
+            written: r.written,
+            pending: r.pending,
+            retryAfterMs: r.retryAfterMs,
+            detail: `${plan.rules.length} rules (${r.applied.map((a) => `${a.name}@${a.priority}`).join(', ') || 'none'})`,
+          };
+        },
+        mode,
+      ),
+    );
+    const policy = spec?.firewallPolicy;
+    const rcg = policy
+      ? planRuleCollectionGroup(
+          intent,
+          {
+            resourceId: policy.resourceId,
+            ...(policy.ruleCollectionGroup ? { ruleCollectionGroup: policy.ruleCollectionGroup } : {}),
+            ...(policy.priority !== undefined ? { priority: policy.priority } : {}),
+          },
+          policy.sourceAddresses?.length ? policy.sourceAddresses : ['*'],
+          { networkRules: policy.networkRules ?? false },
+        )
+      : undefined;
+    const rcgId = rcg ? `${rcg.policyId}/ruleCollectionGroups/${rcg.name}` : undefined;
+    if (rcg && rcgId) {
+      tasks.push(
+        run.target(
+          'FirewallPolicy',
+          rcgId,
+          async () => {
+            const owned = (before.ruleCollectionGroups ?? []).some((x) => same(x, rcgId));
+            const r = await syncRuleCollectionGroup(this.clients, rcg, { owned, mode });
+            if (mode === 'Enforce' && r.owned)
+              run.ledger.ruleCollectionGroups = withId(run.ledger.ruleCollectionGroups, rcgId);
+            const hosts = intent.hosts.length;
+            return {
+              written: r.written,
+              pending: r.pending,
+              retryAfterMs: r.retryAfterMs,
+              detail: `rule collection group ${rcg.name}: ${hosts} hosts`,
+            };
+          },
+          mode,
+        ),
+      );
+    }
+    if (mode === 'Enforce') {
+      // Targets that left the spec: release what the ledger says is ours there.
+      for (const id of before.networkSecurityGroups ?? []) {
+        if (nsgs.some((n) => same(n.resourceId, id))) continue;
+        tasks.push(run.release(id, () => this.releaseNsg(intent.owner, id, run)));
+      }
+      for (const id of before.ruleCollectionGroups ?? []) {
+        if (rcgId && same(id, rcgId)) continue;
+        tasks.push(run.release(id, () => this.releaseGroup(id, run)));
+      }
+    }
+    await Promise.all(tasks);
+    return run.result();
+  }
+
+  /** Removes everything the ledger (and the spec, for NSG rules, which are found by name) says is ours. */
+  async release(owner: IntentOwner, spec: AzureSpec | undefined, before: AzureLedger): Promise<AzureSyncResult> {
+    const run = new Pass(before);
+    const nsgIds = [...(before.networkSecurityGroups ?? [])];
+    for (const n of spec?.networkSecurityGroups ?? [])
+      if (!nsgIds.some((x) => same(x, n.resourceId))) nsgIds.push(n.resourceId);
+    await Promise.all([
+      ...nsgIds.map((id) => run.release(id, () => this.releaseNsg(owner, id, run))),
+      ...(before.ruleCollectionGroups ?? []).map((id) => run.release(id, () => this.releaseGroup(id, run))),
+    ]);
+    return run.result();
+  }
+
+  private async releaseNsg(owner: IntentOwner, id: string, run: Pass): Promise<boolean> {
+    const r = await releaseNsgRules(this.clients, owner, id);
+    run.written += r.written;
+    if (r.pending) return false;
+    run.ledger.networkSecurityGroups = without(run.ledger.networkSecurityGroups, id);
+    return true;
+  }
+
+  private async releaseGroup(id: string, run: Pass): Promise<boolean> {
+    const at = id.toLowerCase().lastIndexOf('/rulecollectiongroups/');
+    const policyId = id.slice(0, at);
+    const name = id.slice(at + '/ruleCollectionGroups/'.length);
+    const r = await releaseRuleCollectionGroup(this.clients, { policyId, name }, { owned: true });
+    run.written += r.written;
+    if (r.pending) return false;
+    run.ledger.ruleCollectionGroups = without(run.ledger.ruleCollectionGroups, id);
+    return true;
+  }
+}
+
+interface TargetPass {
+  written: number;
+  pending: boolean;
+  retryAfterMs?: number | undefined;
+  detail: string;
+}
+
+/** One pass over the targets: the ledger as it changes, each target's state, failures and when to look again. */
+class Pass {
+  readonly ledger: AzureLedger;
+  readonly targets: AzureTargetStatus[] = [];
+  readonly failures: ArmWriteError[] = [];
+  written = 0;
+  private retryAfterMs: number | undefined;
+
+  constructor(before: AzureLedger) {
+    this.ledger = structuredClone(before);
+  }
+
+  async target(kind: AzureTargetStatus['kind'], resourceId: string, work: () => Promise<TargetPass>, mode: AzureMode) {
+    try {
+      const r = await work();
+      this.written += r.written;
+      if (r.pending) {
+        this.later(r.retryAfterMs ?? TRANSIENT_RETRY_MS);
+        this.targets.push({
+          kind,
+          resourceId,
+          state: 'Pending',
+          reason: 'WriteInProgress',
+          message: `${r.detail}; a write is still running in Azure`,
+        });
+      } else if (mode === 'Audit') {
+        this.targets.push({
+          kind,
+          resourceId,
+          state: 'Audited',
+          reason: 'Audit',
+          message: `${r.detail}; ${r.written} writes would be made`,
+        });
+      } else {
+        this.targets.push({ kind, resourceId, state: 'Enforced', reason: 'UpToDate', message: r.detail });
+      }
+    } catch (err) {
+      this.fail(kind, resourceId, err);
+    }
+  }
+
+  /** Releases one target that is no longer wanted; a failure keeps it in the ledger for the next pass. */
+  async release(id: string, work: () => Promise<boolean>): Promise<void> {
+    try {
+      if (!(await work())) this.later(TRANSIENT_RETRY_MS);
+    } catch (err) {
+      const e = classifyArmWriteError(err, `release ${id}`);
+      // A target already gone holds nothing of ours.
+      if (e.kind === 'NotFound') {
+        this.ledger.networkSecurityGroups = without(this.ledger.networkSecurityGroups, id);
+        this.ledger.ruleCollectionGroups = without(this.ledger.ruleCollectionGroups, id);
+        return;
+      }
+      this.failures.push(e);
+      this.later(e.transient ? (e.retryAfterMs ?? TRANSIENT_RETRY_MS) : PERMANENT_RETRY_MS);
+    }
+  }
+
+  fail(kind: AzureTargetStatus['kind'], resourceId: string, err: unknown): void {
+    const e = classifyArmWriteError(err, kind);
+    this.failures.push(e);
+    this.later(e.transient ? (e.retryAfterMs ?? TRANSIENT_RETRY_MS) : PERMANENT_RETRY_MS);
+    this.targets.push({ kind, resourceId, state: 'Failed', reason: `Azure${e.kind}`, message: e.message });
+  }
+
+  later(ms: number): void {
+    this.retryAfterMs = Math.min(this.retryAfterMs ?? Infinity, Math.max(1000, ms));
+  }
+
+  result(): AzureSyncResult {
+    const order = (t: AzureTargetStatus) => `${t.kind}/${t.resourceId.toLowerCase()}`;
+    return {
+      targets: this.targets.sort((a, b) => (order(a) < order(b) ? -1 : order(a) > order(b) ? 1 : 0)),
+      ledger: this.ledger,
+      failures: this.failures,
+      written: this.written,
+      ...(this.retryAfterMs !== undefined ? { retryAfterMs: this.retryAfterMs } : {}),
+    };
+  }
+}

@@ -1,0 +1,264 @@
+// The operator writing Azure-side rules for a ClusterAcrAccess (spec.azure): NSG rules and a firewall policy rule
+// collection group, through the real SDK clients and workload identity against the fake ARM, on a real API server.
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect } from 'vitest';
+import type { AcrAccessStatus } from '../../src/api/types.js';
+import type { Operator } from '../../src/controller/operator.js';
+import type { KubeClient } from '../../src/kube/client.js';
+import type { KubeObject } from '../../src/kube/types.js';
+import { condition, eventsFor } from '../support/acraccess.js';
+import { SUBSCRIPTION, startFakeArm, type FakeArmHarness } from '../support/arm/index.js';
+import { foreignRule } from '../support/arm/network-payloads.js';
+import { FakeNetwork } from '../support/arm/network.js';
+import { clientFor, eventually, test } from '../support/cluster.js';
+import { bindOperatorNamespace, installOperatorPrerequisites, startTestOperator } from '../support/operator.js';
+
+const TIMEOUT = 180_000;
+const FINALIZER = 'acraccess.io/azure-cleanup';
+
+let arm: FakeArmHarness;
+let net: FakeNetwork;
+let operator: Operator | undefined;
+beforeAll(async () => {
+  await installOperatorPrerequisites(clientFor('admin'));
+  arm = await startFakeArm();
+  net = FakeNetwork.attach(arm.fake);
+});
+beforeEach(() => net.clear());
+afterEach(async () => {
+  arm.fake.clearFaults();
+  await operator?.stop();
+  operator = undefined;
+});
+afterAll(() => arm?.stop());
+
+type Cluster = KubeObject & { status?: AcrAccessStatus };
+const ref = (name: string) => ({ apiVersion: 'acraccess.io/v1alpha1', kind: 'ClusterAcrAccess', name });
+const get = (admin: KubeClient, name: string) => admin.get<Cluster>(ref(name));
+
+function cluster(name: string, azure: Record<string, unknown>, regions = ['eastus']): KubeObject {
+  return {
+    apiVersion: 'acraccess.io/v1alpha1',
+    kind: 'ClusterAcrAccess',
+    metadata: { name },
+    spec: { registry: { loginServer: 'contoso.azurecr.io', regions }, addressSources: ['ServiceTags'], azure },
+  };
+}
+
+async function start(namespace: string, graceMs = 3_600_000): Promise<void> {
+  await bindOperatorNamespace(clientFor('admin'), namespace);
+  operator = await startTestOperator(namespace, { azure: arm.settings(), resyncMs: 2000, graceMs });
+}
+
+/** Waits for the status of the current generation whose AzureApplied condition has the given status. */
+async function waitAzure(admin: KubeClient, name: string, status: 'True' | 'False', reason?: RegExp) {
+  return eventually(
+    `ClusterAcrAccess ${name} AzureApplied=${status}`,
+    async () => {
+      const r = await get(admin, name);
+      const c = condition(r, 'AzureApplied');
+      const current = r?.status?.observedGeneration === r?.metadata.generation;
+      return current && c?.status === status && (!reason || reason.test(c.reason)) ? r : undefined;
+    },
+    60_000,
+  );
+}
+
+async function deleteAndWait(admin: KubeClient, name: string): Promise<void> {
+  await admin.delete(ref(name));
+  await eventually(`ClusterAcrAccess ${name} gone`, async () => !(await get(admin, name)), 60_000);
+}
+
+function azureFixtures(n: string) {
+  const nsg = net.putNsg({ subscriptionId: SUBSCRIPTION, resourceGroup: 'rg-aks', name: `nodes-${n}` });
+  net.putForeignRule(nsg, 'allow-ssh', foreignRule({ priority: 200 }));
+  net.putForeignRule(nsg, 'proxy-out', foreignRule({ priority: 200, direction: 'Outbound', port: '3128' }));
+  const policy = net.putFirewallPolicy({ subscriptionId: SUBSCRIPTION, resourceGroup: 'rg-hub', name: `hub-${n}` });
+  return { nsg, policy };
+}
+
+const ourRules = (nsg: string) =>
+  Object.entries(net.rules(nsg))
+    .filter(([name]) => name.startsWith('acr-access-'))
+    .map(([, r]) => (r as { destinationAddressPrefix?: string }).destinationAddressPrefix)
+    .sort();
+const fqdnsOf = (policy: string, name: string) => {
+  const g = net.group(policy, name)?.properties as
+    { ruleCollections: { rules: { targetFqdns?: string[] }[] }[] } | undefined;
+  return g?.ruleCollections.flatMap((c) => c.rules.flatMap((r) => r.targetFqdns ?? [])).sort();
+};
+const armWrites = () => arm.fake.requests.filter((r) => r.method !== 'GET' && r.path.startsWith('/subscriptions/'));
+
+describe('Azure-side targets of a ClusterAcrAccess', () => {
+  test(
+    'NSG rules and a rule collection group follow the registry; steady state writes nothing; deletion removes exactly ours',
+    { timeout: TIMEOUT },
+    async ({ namespace, admin }) => {
+      const name = `az-${namespace}`;
+      const { nsg, policy } = azureFixtures(namespace);
+      const foreign = { ssh: net.rules(nsg)['allow-ssh'], proxy: net.rules(nsg)['proxy-out'] };
+      await start(namespace);
+      const azure = {
+        networkSecurityGroups: [{ resourceId: nsg, priority: 200 }],
+        firewallPolicy: { resourceId: policy, ruleCollectionGroup: 'acr-contoso', sourceAddresses: ['10.224.0.0/16'] },
+      };
+      await admin.apply(cluster(name, azure));
+      const ready = await waitAzure(admin, name, 'True');
+      expect(ourRules(nsg)).toEqual(['AzureContainerRegistry.EastUS', 'Storage.EastUS']);
+      // Exactly the hosts the Kubernetes side allows: login server, data endpoint, storage wildcard.
+      expect(ready.status?.applied?.hosts).toContain('*.blob.core.windows.net');
+      expect(fqdnsOf(policy, 'acr-contoso')).toEqual([...(ready.status?.applied?.hosts ?? [])].sort());
+      expect(net.rules(nsg)['allow-ssh']).toEqual(foreign.ssh);
+      expect(net.rules(nsg)['proxy-out']).toEqual(foreign.proxy);
+      expect(ready.metadata.finalizers).toContain(FINALIZER);
+      expect(ready.status?.azure?.targets?.map((t) => [t.kind, t.state])).toEqual([
+        ['FirewallPolicy', 'Enforced'],
+        ['NetworkSecurityGroup', 'Enforced'],
+      ]);
+      expect(ready.status?.applied?.azure).toEqual({
+        networkSecurityGroups: [nsg],
+        ruleCollectionGroups: [`${policy}/ruleCollectionGroups/acr-contoso`],
+      });
+      // No nodeSelector, yet kubelet pulls are covered: they leave through the NSG and the firewall.
+      expect(ready.status?.planes?.node).toBe('Enforced');
+      expect(condition(ready, 'Ready')?.message).toMatch(
+        /node plane \(kubelet image pulls\) is covered by FirewallPolicy, NetworkSecurityGroup/,
+      );
+
+      // Steady state: resyncs every 2 s read and write nothing.
+      const writesBefore = armWrites().length;
+      await new Promise((r) => setTimeout(r, 5000));
+      expect(armWrites().length).toBe(writesBefore);
+
+      // A replica: its tags and data hosts are added at once.
+      await admin.apply(cluster(name, azure, ['eastus', 'westeurope']));
+      await eventually('westeurope rules', async () => ourRules(nsg).length === 4 || undefined, 60_000);
+      expect(ourRules(nsg)).toEqual([
+        'AzureContainerRegistry.EastUS',
+        'AzureContainerRegistry.WestEurope',
+        'Storage.EastUS',
+        'Storage.WestEurope',
+      ]);
+      // Dropped again: its tags retire with grace (an hour here) instead of going at once.
+      await admin.apply(cluster(name, azure));
+      const retiring = await eventually(
+        'westeurope tags retiring',
+        async () => {
+          const r = await get(admin, name);
+          return r?.status?.azure?.retiringTags?.length === 2 ? r : undefined;
+        },
+        60_000,
+      );
+      expect(retiring.status?.azure?.retiringTags?.map((t) => t.tag)).toEqual([
+        'AzureContainerRegistry.WestEurope',
+        'Storage.WestEurope',
+      ]);
+      expect(ourRules(nsg)).toHaveLength(4);
+
+      await deleteAndWait(admin, name);
+      expect(ourRules(nsg)).toEqual([]);
+      expect(net.group(policy, 'acr-contoso')).toBeUndefined();
+      expect(net.rules(nsg)['allow-ssh']).toEqual(foreign.ssh);
+      expect(net.rules(nsg)['proxy-out']).toEqual(foreign.proxy);
+    },
+  );
+
+  test(
+    'Azure failures keep the rules in force and say Degraded; a target left out of the spec is released; a foreign group is never taken',
+    { timeout: TIMEOUT },
+    async ({ namespace, admin }) => {
+      const name = `az-${namespace}`;
+      const { nsg, policy } = azureFixtures(namespace);
+      const second = net.putNsg({ subscriptionId: SUBSCRIPTION, resourceGroup: 'rg-aks', name: `more-${namespace}` });
+      // A group of that name the network team made: the operator must not overwrite it.
+      net.putGroup(policy, 'taken', { priority: 300, ruleCollections: [] });
+      const takenBefore = net.group(policy, 'taken');
+      await start(namespace);
+      const both = [
+        { resourceId: nsg, priority: 200 },
+        { resourceId: second, priority: 300 },
+      ];
+      await admin.apply(cluster(name, { networkSecurityGroups: both }));
+      await waitAzure(admin, name, 'True');
+      expect(ourRules(second)).toHaveLength(2);
+
+      // ARM fails every write for a while: a replica is wanted, nothing in force is removed, Degraded says why.
+      arm.fake.inject({ path: /\/securityRules\//, status: 500, times: 1000 });
+      await admin.apply(cluster(name, { networkSecurityGroups: both }, ['eastus', 'westeurope']));
+      const failing = await waitAzure(admin, name, 'False', /^AzureTransient$/);
+      expect(condition(failing, 'Degraded')).toMatchObject({ status: 'True', reason: 'AzureTransient' });
+      expect(condition(failing, 'Ready')?.status).toBe('True');
+      expect(ourRules(nsg)).toEqual(['AzureContainerRegistry.EastUS', 'Storage.EastUS']);
+      expect(failing.status?.azure?.targets?.every((t) => t.state === 'Failed')).toBe(true);
+      arm.fake.clearFaults();
+      await waitAzure(admin, name, 'True');
+      expect(ourRules(nsg)).toHaveLength(4);
+
+      // One NSG leaves the spec: our rules there go, the other keeps its rules.
+      await admin.apply(cluster(name, { networkSecurityGroups: [both[0]] }, ['eastus', 'westeurope']));
+      await eventually(
+        'rules released from the NSG left out',
+        async () => ourRules(second).length === 0 || undefined,
+        60_000,
+      );
+      expect(ourRules(nsg)).toHaveLength(4);
+
+      // A rule collection group name someone else holds: NameConflict for that target only.
+      await admin.apply(
+        cluster(
+          name,
+          { networkSecurityGroups: [both[0]], firewallPolicy: { resourceId: policy, ruleCollectionGroup: 'taken' } },
+          ['eastus', 'westeurope'],
+        ),
+      );
+      const conflict = await waitAzure(admin, name, 'False', /^AzureNameConflict$/);
+      expect(conflict.status?.azure?.targets?.map((t) => [t.kind, t.state])).toEqual([
+        ['FirewallPolicy', 'Failed'],
+        ['NetworkSecurityGroup', 'Enforced'],
+      ]);
+      expect(net.group(policy, 'taken')).toEqual(takenBefore);
+      expect(conflict.status?.applied?.azure?.ruleCollectionGroups ?? []).toEqual([]);
+      const events = await eventsFor(admin, 'default', name);
+      expect(events.some((e) => e.type === 'Warning' && e.reason === 'AzureNameConflict')).toBe(true);
+
+      await deleteAndWait(admin, name);
+      expect(ourRules(nsg)).toEqual([]);
+      expect(net.group(policy, 'taken')).toEqual(takenBefore);
+    },
+  );
+
+  test(
+    'a deletion Azure refuses keeps the finalizer and says why; the skip annotation lets it go and leaves the rules',
+    { timeout: TIMEOUT },
+    async ({ namespace, admin }) => {
+      const name = `az-${namespace}`;
+      const { nsg } = azureFixtures(namespace);
+      await start(namespace);
+      await admin.apply(cluster(name, { networkSecurityGroups: [{ resourceId: nsg, priority: 200 }] }));
+      await waitAzure(admin, name, 'True');
+      arm.fake.inject({ path: /\/securityRules\//, status: 403, times: 1000 });
+      await admin.delete(ref(name));
+      const stuck = await eventually(
+        'cleanup refused',
+        async () => {
+          const r = await get(admin, name);
+          return condition(r, 'AzureApplied')?.reason === 'AzureCleanupFailed' ? r : undefined;
+        },
+        60_000,
+      );
+      expect(stuck.metadata.finalizers).toEqual([FINALIZER]);
+      expect(condition(stuck, 'AzureApplied')?.message).toMatch(/acraccess\.io\/skip-azure-cleanup/);
+      expect(ourRules(nsg)).toHaveLength(2);
+      const events = await eventsFor(admin, 'default', name);
+      expect(events.filter((e) => e.reason === 'AzureCleanupFailed').length).toBeGreaterThan(0);
+
+      await admin.mergePatch(
+        { apiVersion: 'acraccess.io/v1alpha1', kind: 'ClusterAcrAccess', metadata: { name } },
+        {
+          metadata: { annotations: { 'acraccess.io/skip-azure-cleanup': 'true' } },
+        },
+      );
+      await eventually(`ClusterAcrAccess ${name} gone`, async () => !(await get(admin, name)), 60_000);
+      expect(ourRules(nsg)).toHaveLength(2);
+    },
+  );
+});
