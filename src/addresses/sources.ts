@@ -10,6 +10,11 @@ import { FeedError, parseServiceTags, publishedFromFileName, type ServiceTagFeed
 export interface ServiceTagSource {
   readonly description: string;
   load(): Promise<ServiceTagFeed>;
+  /**
+   * Why part of the last `load` failed although it returned a feed (CombinedServiceTagSource: some of its sources
+   * answered, others did not); undefined when nothing failed. Single sources have none.
+   */
+  problem?(): string | undefined;
 }
 
 export class FileSource implements ServiceTagSource {

@@ -41,6 +41,14 @@ const fraction = (v: string) => {
   return n;
 };
 
+/** `--service-tags` as given: the default until the first one, then every one in order. */
+const DEFAULT_SERVICE_TAGS: readonly string[] = [...[DEFAULTS.serviceTags].flat()];
+const collectServiceTags = (v: string, previous: readonly string[]) => {
+  if (previous === DEFAULT_SERVICE_TAGS) return [v];
+  if (previous.includes(v)) throw new InvalidArgumentError(`${v} is given twice`);
+  return [...previous, v];
+};
+
 /** `acr-access run`: every flag also reads an ACR_ACCESS_* environment variable (Helm sets those). */
 export function addRunCommand(program: Command): void {
   const env = (o: Option, name: string) => o.env(`ACR_ACCESS_${name}`);
@@ -66,14 +74,19 @@ export function addRunCommand(program: Command): void {
       env(
         new Option(
           '--service-tags <source>',
-          'feed: embedded, file:<path>, configmap:<ns>/<name>[:<key>] or arm:<location> (needs --azure-subscription)',
-        ).default(DEFAULTS.serviceTags),
+          'feed: embedded, file:<path>, configmap:<ns>/<name>[:<key>] or arm:<location> (needs --azure-subscription); repeatable: every source is read and per tag the highest change number wins',
+        )
+          .argParser(collectServiceTags)
+          .default(DEFAULT_SERVICE_TAGS, DEFAULT_SERVICE_TAGS.join(',')),
         'SERVICE_TAGS',
       ),
     )
     .addOption(
       env(
-        new Option('--service-tags-cloud <cloud>', 'the cloud the --service-tags source publishes; others are refused')
+        new Option(
+          '--service-tags-cloud <cloud>',
+          'the cloud the --service-tags sources publish; a feed for another is refused',
+        )
           .choices(Object.keys(CLOUDS))
           .default(DEFAULTS.serviceTagsCloud),
         'SERVICE_TAGS_CLOUD',
@@ -214,46 +227,7 @@ export function addRunCommand(program: Command): void {
     )
     .action(async (o: Record<string, unknown>, cmd: Command) => {
       const logger = createLogger(o.logLevel as 'info');
-      const dnsFlag = o.dns as string;
-      const serviceTags = o.serviceTags as string;
-      const azureCloud = o.azureCloud as CloudName;
-      let serviceTagsCloud = o.serviceTagsCloud as CloudName;
-      if (serviceTags.startsWith('arm:')) {
-        if (!o.azureSubscription) throw usageError('--service-tags arm:<location> needs --azure-subscription');
-        // ARM serves the tags of its own cloud: --service-tags-cloud follows --azure-cloud unless set otherwise.
-        if (cmd.getOptionValueSource('serviceTagsCloud') === 'default') serviceTagsCloud = azureCloud;
-        else if (serviceTagsCloud !== azureCloud)
-          throw usageError(
-            `--service-tags arm: serves ${azureCloud}'s tags (--azure-cloud), not ${serviceTagsCloud} (--service-tags-cloud)`,
-          );
-      }
-      const opts: OperatorOptions = {
-        ...DEFAULTS,
-        namespace: o.namespace as string,
-        serviceTags,
-        serviceTagsCloud,
-        ...(o.azureSubscription ? { azure: { cloud: azureCloud, subscriptionId: o.azureSubscription as string } } : {}),
-        refreshIntervalMs: o.refreshInterval as number,
-        graceMs: o.gracePeriod as number,
-        maxFeedShrink: o.maxFeedShrink as number,
-        allowedRegistries: o.allowedRegistries as string[],
-        backends: o.backends as ConcreteBackend[],
-        watchedNamespaces: o.watchNamespaces as string[],
-        workers: o.workers as number,
-        resyncMs: o.resync as number,
-        dns: dnsFlag === 'off' || dnsFlag === 'system' ? dnsFlag : csv(dnsFlag),
-        healthAddress: o.healthAddress as string,
-        ...(o.leaderElect
-          ? {
-              leaderElection: {
-                namespace: (o.leaderElectionNamespace as string | undefined) ?? (o.namespace as string),
-                name: o.leaderElectionId as string,
-              },
-            }
-          : {}),
-        ...(o.kubeconfig ? { kubeconfig: o.kubeconfig as string } : {}),
-        ...(o.context ? { context: o.context as string } : {}),
-      };
+      const opts = runOptions(o, cmd);
       process.on('unhandledRejection', (err) => {
         logger.fatal({ err }, 'unhandled rejection');
         process.exit(1);
@@ -280,4 +254,49 @@ export function addRunCommand(program: Command): void {
       // Idle keep-alive sockets may still hold the event loop; the work is done, so leave now.
       process.exit(clean ? 0 : 1);
     });
+}
+
+/** The operator's options from `run`'s parsed flags; a contradiction between flags is a usage error. */
+export function runOptions(o: Record<string, unknown>, cmd: Command): OperatorOptions {
+  const dnsFlag = o.dns as string;
+  const serviceTags = o.serviceTags as string[];
+  const azureCloud = o.azureCloud as CloudName;
+  let serviceTagsCloud = o.serviceTagsCloud as CloudName;
+  if (serviceTags.some((s) => s.startsWith('arm:'))) {
+    if (!o.azureSubscription) throw usageError('--service-tags arm:<location> needs --azure-subscription');
+    // ARM serves the tags of its own cloud: --service-tags-cloud follows --azure-cloud unless set otherwise, and
+    // every other source given beside it must be for that cloud too.
+    if (cmd.getOptionValueSource('serviceTagsCloud') === 'default') serviceTagsCloud = azureCloud;
+    else if (serviceTagsCloud !== azureCloud)
+      throw usageError(
+        `--service-tags arm: serves ${azureCloud}'s tags (--azure-cloud), not ${serviceTagsCloud} (--service-tags-cloud)`,
+      );
+  }
+  return {
+    ...DEFAULTS,
+    namespace: o.namespace as string,
+    serviceTags,
+    serviceTagsCloud,
+    ...(o.azureSubscription ? { azure: { cloud: azureCloud, subscriptionId: o.azureSubscription as string } } : {}),
+    refreshIntervalMs: o.refreshInterval as number,
+    graceMs: o.gracePeriod as number,
+    maxFeedShrink: o.maxFeedShrink as number,
+    allowedRegistries: o.allowedRegistries as string[],
+    backends: o.backends as ConcreteBackend[],
+    watchedNamespaces: o.watchNamespaces as string[],
+    workers: o.workers as number,
+    resyncMs: o.resync as number,
+    dns: dnsFlag === 'off' || dnsFlag === 'system' ? dnsFlag : csv(dnsFlag),
+    healthAddress: o.healthAddress as string,
+    ...(o.leaderElect
+      ? {
+          leaderElection: {
+            namespace: (o.leaderElectionNamespace as string | undefined) ?? (o.namespace as string),
+            name: o.leaderElectionId as string,
+          },
+        }
+      : {}),
+    ...(o.kubeconfig ? { kubeconfig: o.kubeconfig as string } : {}),
+    ...(o.context ? { context: o.context as string } : {}),
+  };
 }

@@ -54,6 +54,46 @@ function source(first: ServiceTagFeed = feed(1, 10)): ServiceTagSource & { next:
 }
 
 describe('FeedManager', () => {
+  it('takes a newer tag under an unchanged change number, and reports a source left out without refusing', async () => {
+    const tagged = (tagChange: number, ...prefixes: string[]) =>
+      parseServiceTags(
+        JSON.stringify({
+          changeNumber: 7,
+          cloud: 'Public',
+          values: [
+            {
+              name: 'AzureContainerRegistry.EastUS',
+              properties: { changeNumber: tagChange, region: 'eastus', addressPrefixes: prefixes },
+            },
+          ],
+        }),
+        'merged',
+      );
+    const src = Object.assign(source(tagged(1, '20.0.0.0/24')), { left: undefined as string | undefined });
+    const fm = new FeedManager({
+      source: { ...src, load: () => src.load(), problem: () => src.left },
+      maxShrink: 0.5,
+      logger: silentLogger(),
+    });
+    await fm.start();
+    // The same feed-wide number, but a source that lagged now brings a newer tag: accepted.
+    src.next = tagged(2, '20.0.0.0/24', '20.0.1.0/24');
+    expect(await fm.refresh()).toBe(true);
+    expect((await fm.feedFor('AzurePublicCloud'))?.feed.tags.get('AzureContainerRegistry.EastUS')?.changeNumber).toBe(
+      2,
+    );
+    // Nothing newer: nothing taken.
+    expect(await fm.refresh()).toBe(false);
+    // One of several sources failed while the others answered: said (FeedPartial), not a refusal.
+    src.left = 'arm:eastus: 500';
+    expect(await fm.refresh()).toBe(false);
+    expect(fm.problem).toEqual({ reason: 'FeedPartial', message: 'arm:eastus: 500' });
+    expect(fm.refused).toBe(false);
+    src.next = new Error('all down');
+    await fm.refresh();
+    expect(fm.refused).toBe(true);
+  });
+
   it('accepts newer feeds and refuses unreadable, older and shrunk ones, keeping the last good', async () => {
     const src = source();
     const changes: [FeedState | undefined, FeedState][] = [];

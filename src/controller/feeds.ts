@@ -20,7 +20,8 @@ export interface FeedState {
 }
 
 export interface FeedProblem {
-  reason: 'FeedUnreadable' | 'FeedShrunk' | 'FeedWentBack' | 'FeedWrongCloud' | 'FeedOutOfBounds';
+  /** FeedPartial: several sources are configured and one failed; the others' feed is in use (not a refusal). */
+  reason: 'FeedUnreadable' | 'FeedShrunk' | 'FeedWentBack' | 'FeedWrongCloud' | 'FeedOutOfBounds' | 'FeedPartial';
   message: string;
 }
 
@@ -139,8 +140,9 @@ export class FeedManager extends EventEmitter<{ change: [CloudName, FeedState | 
     if (untrusted) return this.refuse(untrusted);
     const cloud = this.sourceCloud;
     const current = this.states.get(cloud);
-    if (current && feed.changeNumber === current.feed.changeNumber) {
-      this.problem = undefined;
+    // Merged sources can bring a newer tag under an unchanged feed-wide number (a lagging source caught up).
+    if (current && feed.changeNumber === current.feed.changeNumber && !hasNewerTag(current.feed, feed)) {
+      this.problem = partial(source);
       return false;
     }
     if (current && feed.changeNumber < current.feed.changeNumber) {
@@ -160,7 +162,7 @@ export class FeedManager extends EventEmitter<{ change: [CloudName, FeedState | 
     }
     const next: FeedState = { feed, acceptedAt: (this.opts.now?.() ?? new Date()).toISOString() };
     this.states.set(cloud, next);
-    this.problem = undefined;
+    this.problem = partial(source);
     this.opts.logger.info(
       { cloud, changeNumber: feed.changeNumber, source: feed.source },
       'service tags feed accepted',
@@ -210,9 +212,24 @@ export class FeedManager extends EventEmitter<{ change: [CloudName, FeedState | 
     return undefined;
   }
 
+  /** Whether the feed in use is refused (the alert): a source failing beside others that answered is not. */
+  get refused(): boolean {
+    return this.problem !== undefined && this.problem.reason !== 'FeedPartial';
+  }
+
   private refuse(problem: FeedProblem): false {
     if (this.problem?.message !== problem.message) this.opts.logger.warn(problem, 'service tags feed refused');
     this.problem = problem;
     return false;
   }
+}
+
+function hasNewerTag(current: ServiceTagFeed, next: ServiceTagFeed): boolean {
+  for (const [name, tag] of next.tags) if (tag.changeNumber > (current.tags.get(name)?.changeNumber ?? -1)) return true;
+  return false;
+}
+
+function partial(source: ServiceTagSource): FeedProblem | undefined {
+  const message = source.problem?.();
+  return message ? { reason: 'FeedPartial', message } : undefined;
 }

@@ -363,7 +363,7 @@ export class Manager {
   private async refreshFeed(): Promise<void> {
     const before = this.deps.feeds.problem?.message;
     await this.deps.feeds.refresh();
-    this.deps.metrics.feedRefused.set(this.deps.feeds.problem ? 1 : 0);
+    this.deps.metrics.feedRefused.set(this.deps.feeds.refused ? 1 : 0);
     // A problem appearing or clearing changes every resource's conditions.
     if (this.deps.feeds.problem?.message !== before) this.enqueueAll();
   }

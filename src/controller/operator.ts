@@ -2,7 +2,8 @@ import os from 'node:os';
 import type { Server } from 'node:http';
 import type { KubeConfig } from '@kubernetes/client-node';
 import { DnsResolver } from '../addresses/dns.js';
-import { ConfigMapSource, FileSource, type ServiceTagSource } from '../addresses/sources.js';
+import { CombinedServiceTagSource, type CombinedSourceOptions } from '../addresses/combined-source.js';
+import { ConfigMapSource, EmbeddedSnapshotSource, FileSource, type ServiceTagSource } from '../addresses/sources.js';
 import { SpecEndpointResolver, type EndpointResolver } from '../endpoints/endpoints.js';
 import type { AzureConnection, AzureSettings } from '../azure/connect.js';
 import { BUILT_IN_BACKENDS, BackendRegistry, type ConcreteBackend } from '../backends/registry.js';
@@ -24,8 +25,11 @@ export interface OperatorOptions {
   context?: string;
   /** The operator's own namespace: the last good feed is kept there. */
   namespace: string;
-  /** `embedded`, `file:<path>`, `configmap:<namespace>/<name>[:<key>]` or `arm:<location>` (needs `azure`). */
-  serviceTags: string;
+  /**
+   * `embedded`, `file:<path>`, `configmap:<namespace>/<name>[:<key>]` or `arm:<location>` (needs `azure`). Several:
+   * all are read at each refresh and merged per tag, the highest per-tag change number winning (combined-source.ts).
+   */
+  serviceTags: string | readonly string[];
   /** The cloud the `serviceTags` source publishes; a feed for another cloud is refused (FeedWrongCloud). */
   serviceTagsCloud: CloudName;
   /**
@@ -65,7 +69,7 @@ export interface OperatorOptions {
 }
 
 export const DEFAULTS: Omit<OperatorOptions, 'namespace'> = {
-  serviceTags: 'embedded',
+  serviceTags: ['embedded'],
   serviceTagsCloud: 'AzurePublicCloud',
   backends: BUILT_IN_BACKENDS.map((b) => b.name),
   refreshIntervalMs: 60 * 60_000,
@@ -99,7 +103,7 @@ class MeteredFeedManager extends FeedManager {
   ) {
     super(opts);
     this.on('change', (cloud, _old, next) => metrics.observeFeed(cloud, next.feed));
-    metrics.watchFeedProblem(() => this.problem !== undefined);
+    metrics.watchFeedProblem(() => this.refused);
   }
 
   override async feedFor(cloud: CloudName): Promise<FeedState | undefined> {
@@ -110,10 +114,23 @@ class MeteredFeedManager extends FeedManager {
 }
 
 export function parseFeedSource(
-  spec: string,
+  spec: string | readonly string[],
   client: KubeClient,
   azure?: Pick<AzureConnection, 'serviceTagSource'>,
+  /** For several sources: the cloud they all publish (`embedded` is its snapshot) and where to log the merge. */
+  combine: CombinedSourceOptions = {},
 ): { source?: ServiceTagSource; configMap?: { namespace: string; name: string } } {
+  if (typeof spec !== 'string') {
+    if (spec.length === 1) return parseFeedSource(spec[0]!, client, azure);
+    if (!spec.length) throw new Error('--service-tags needs at least one source');
+    const parsed = spec.map((s): ReturnType<typeof parseFeedSource> =>
+      s === 'embedded' ? { source: new EmbeddedSnapshotSource(combine.cloud) } : parseFeedSource(s, client, azure),
+    );
+    // The manager watches one ConfigMap; other ConfigMap sources are read again at each refresh interval.
+    const configMap = parsed.find((p) => p.configMap)?.configMap;
+    const sources = parsed.map((p, i) => ({ name: spec[i]!, source: p.source! }));
+    return { source: new CombinedServiceTagSource(sources, combine), ...(configMap ? { configMap } : {}) };
+  }
   if (spec === 'embedded') return {};
   if (spec.startsWith('file:')) return { source: new FileSource(spec.slice(5)) };
   if (spec.startsWith('arm:')) {
@@ -176,12 +193,19 @@ export async function startOperator(
     userAgent: `${USER_AGENT} (${identity})`,
   });
   const azure = opts.azure ? await connectAzure(opts.azure, `${USER_AGENT} (${identity})`, logger) : undefined;
-  if (azure && opts.serviceTags.startsWith('arm:') && opts.serviceTagsCloud !== azure.cloud.name) {
+  if (
+    azure &&
+    [opts.serviceTags].flat().some((s) => s.startsWith('arm:')) &&
+    opts.serviceTagsCloud !== azure.cloud.name
+  ) {
     throw new Error(
       `--service-tags arm: serves ${azure.cloud.name}'s tags (--azure-cloud), but --service-tags-cloud is ${opts.serviceTagsCloud}`,
     );
   }
-  const { source, configMap } = parseFeedSource(opts.serviceTags, client, azure);
+  const { source, configMap } = parseFeedSource(opts.serviceTags, client, azure, {
+    cloud: opts.serviceTagsCloud,
+    logger,
+  });
   const feeds = new MeteredFeedManager(
     {
       ...(source ? { source } : {}),
