@@ -8,6 +8,7 @@ import { createTestTls, trustInThisProcess } from './tls.js';
 
 export { FakeArm, PINNED_API_VERSIONS } from './server.js';
 export * from './payloads.js';
+export { FakeRegistryFirewall } from './registry-firewall.js';
 
 export const SUBSCRIPTION = '00000000-0000-0000-0000-000000000000';
 

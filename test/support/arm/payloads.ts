@@ -33,6 +33,10 @@ export interface FakeRegistry {
   dataEndpointHostNames?: string[];
   publicNetworkAccess?: 'Enabled' | 'Disabled';
   ipRules?: string[];
+  /** `networkRuleSet.defaultAction`; default Deny when there are IP rules, else Allow. */
+  defaultAction?: 'Allow' | 'Deny';
+  /** Default as in the example (Succeeded); `Updating` while a slow write runs. */
+  provisioningState?: string;
   /** Replica regions, the home region included (ARM lists the home replication too). */
   replications?: string[];
 }
@@ -50,8 +54,9 @@ export function registryBody(r: FakeRegistry): Json {
     dataEndpointEnabled: r.dataEndpointEnabled ?? false,
     dataEndpointHostNames: r.dataEndpointEnabled ? (r.dataEndpointHostNames ?? []) : [],
     publicNetworkAccess: r.publicNetworkAccess ?? 'Enabled',
+    ...(r.provisioningState ? { provisioningState: r.provisioningState } : {}),
     networkRuleSet: {
-      defaultAction: r.ipRules?.length ? 'Deny' : 'Allow',
+      defaultAction: r.defaultAction ?? (r.ipRules?.length ? 'Deny' : 'Allow'),
       ipRules: (r.ipRules ?? []).map((value) => ({ action: 'Allow', value })),
     },
   });
@@ -108,3 +113,220 @@ export function managedClusterBody(subscriptionId: string, resourceGroup: string
 
 /** ARM's error body. */
 export const armError = (code: string, message: string) => ({ error: { code, message } });
+
+/** An example's response body, for builders elsewhere in the fake. */
+export function exampleResponse(relative: string, status = '200'): Json {
+  return body(example(relative), status);
+}
+
+/**
+ * Registries_ListUsages. Azure/azure-rest-api-specs has the example (…/Registry/examples/2025-11-01/
+ * RegistryListUsages.json @ 15f38e5b: `Size` and `Webhooks` only) but shared/upstream does not, so its two entries
+ * are written here; `IPRules` is the usage name Get-AzContainerRegistryUsage shows (reference/azure-facts.md §2.2).
+ */
+export function registryUsagesBody(r: FakeRegistry, ipRuleLimit: number): Json {
+  return {
+    value: [
+      { name: 'Size', limit: 107374182400, currentValue: 12345678, unit: 'Bytes' },
+      { name: 'Webhooks', limit: 10, currentValue: 2, unit: 'Count' },
+      { name: 'IPRules', limit: ipRuleLimit, currentValue: r.ipRules?.length ?? 0, unit: 'Count' },
+    ],
+  };
+}
+
+/** An AKS cluster as a registry-firewall test describes its egress. */
+export interface FakeCluster {
+  subscriptionId: string;
+  resourceGroup: string;
+  name: string;
+  outboundType: string;
+  /** Public IP ids: `loadBalancerProfile` or `natGatewayProfile` `effectiveOutboundIPs`, by outboundType. */
+  effectiveOutboundIPs?: string[];
+  /** Public IP prefix ids (`loadBalancerProfile.outboundIPPrefixes`). */
+  outboundIPPrefixes?: string[];
+  /** One agent pool per subnet id (`vnetSubnetID`). */
+  subnets?: string[];
+}
+
+export const clusterId = (c: Pick<FakeCluster, 'subscriptionId' | 'resourceGroup' | 'name'>) =>
+  `/subscriptions/${c.subscriptionId}/resourceGroups/${c.resourceGroup}/providers/Microsoft.ContainerService/managedClusters/${c.name}`;
+
+/**
+ * ManagedClusters_Get for an outboundType: ManagedClustersGet.json (loadBalancer) or the ManagedNATGateway
+ * example's answer, with the outbound IPs replaced; for the other types the loadBalancer example without its
+ * load balancer profile, as AKS shows a cluster that egresses through the user's NAT gateway or routes.
+ */
+export function egressClusterBody(c: FakeCluster): Json {
+  const nat = c.outboundType.toLowerCase().startsWith('managednatgateway');
+  const b = nat
+    ? exampleResponse('Microsoft.ContainerService/ManagedClustersCreate_ManagedNATGateway.json')
+    : exampleResponse('Microsoft.ContainerService/ManagedClustersGet.json');
+  Object.assign(b, { id: clusterId(c), name: c.name });
+  const props = b.properties as Json;
+  const net = props.networkProfile as Json;
+  net.outboundType = c.outboundType;
+  const ids = (list: string[] | undefined) => (list ?? []).map((id) => ({ id }));
+  if (nat) {
+    (net.natGatewayProfile as Json).effectiveOutboundIPs = ids(c.effectiveOutboundIPs);
+  } else if (c.outboundType === 'loadBalancer') {
+    const lb = net.loadBalancerProfile as Json;
+    lb.effectiveOutboundIPs = ids(c.effectiveOutboundIPs);
+    if (c.outboundIPPrefixes) {
+      // One of managed IPs, own IPs or prefixes at a time (AKS), so the example's own IPs make way.
+      delete lb.outboundIPs;
+      lb.outboundIPPrefixes = { publicIPPrefixes: ids(c.outboundIPPrefixes) };
+    }
+  } else {
+    delete net.loadBalancerProfile;
+  }
+  if (c.subnets) {
+    const template = (props.agentPoolProfiles as Json[])[0]!;
+    props.agentPoolProfiles = c.subnets.map((vnetSubnetID, i) => ({
+      ...structuredClone(template),
+      name: `nodepool${i + 1}`,
+      vnetSubnetID,
+    }));
+  }
+  return b;
+}
+
+const networkId = (sub: string, group: string, type: string, name: string) =>
+  `/subscriptions/${sub}/resourceGroups/${group}/providers/Microsoft.Network/${type}/${name}`;
+const ref = (id: string) => ({ id });
+
+/** PublicIPAddresses_Get, from PublicIpAddressGet.json, with an address (the example has none) and its family. */
+export function publicIpBody(p: { subscriptionId: string; resourceGroup: string; name: string; ipAddress?: string }) {
+  const b = exampleResponse('Microsoft.Network/PublicIpAddressGet.json');
+  const v6 = p.ipAddress?.includes(':') ?? false;
+  Object.assign(b, { id: networkId(p.subscriptionId, p.resourceGroup, 'publicIPAddresses', p.name), name: p.name });
+  const props = b.properties as Json;
+  delete props.ipConfiguration;
+  Object.assign(props, {
+    publicIPAddressVersion: v6 ? 'IPv6' : 'IPv4',
+    publicIPAllocationMethod: 'Static',
+    ...(p.ipAddress ? { ipAddress: p.ipAddress } : {}),
+  });
+  return { ...b, sku: { name: 'Standard', tier: 'Regional' } };
+}
+
+/** PublicIPPrefixes_Get. No example in shared/upstream: the fields of the spec's PublicIPPrefix that are read. */
+export function publicIpPrefixBody(p: {
+  subscriptionId: string;
+  resourceGroup: string;
+  name: string;
+  ipPrefix: string;
+}) {
+  const [, length] = p.ipPrefix.split('/');
+  return {
+    name: p.name,
+    id: networkId(p.subscriptionId, p.resourceGroup, 'publicIPPrefixes', p.name),
+    type: 'Microsoft.Network/publicIPPrefixes',
+    location: 'westus',
+    sku: { name: 'Standard', tier: 'Regional' },
+    properties: {
+      prefixLength: Number(length),
+      publicIPAddressVersion: p.ipPrefix.includes(':') ? 'IPv6' : 'IPv4',
+      ipPrefix: p.ipPrefix,
+      ipTags: [],
+      publicIPAddresses: [],
+      provisioningState: 'Succeeded',
+    },
+  };
+}
+
+/** NatGateways_Get, from NatGatewayGet.json, with these public IPs, prefixes and subnets. */
+export function natGatewayBody(n: {
+  subscriptionId: string;
+  resourceGroup: string;
+  name: string;
+  publicIps?: string[];
+  publicIpPrefixes?: string[];
+  publicIpsV6?: string[];
+  subnets?: string[];
+}): Json {
+  const b = exampleResponse('Microsoft.Network/NatGatewayGet.json');
+  Object.assign(b, { id: networkId(n.subscriptionId, n.resourceGroup, 'natGateways', n.name), name: n.name });
+  Object.assign(b.properties as Json, {
+    publicIpAddresses: (n.publicIps ?? []).map(ref),
+    publicIpPrefixes: (n.publicIpPrefixes ?? []).map(ref),
+    ...(n.publicIpsV6 ? { publicIpAddressesV6: n.publicIpsV6.map(ref) } : {}),
+    subnets: (n.subnets ?? []).map(ref),
+  });
+  return b;
+}
+
+/** Subnets_Get. No example in shared/upstream: the spec's Subnet with its NAT gateway reference. */
+export function subnetBody(s: {
+  subscriptionId: string;
+  resourceGroup: string;
+  vnet: string;
+  name: string;
+  natGateway?: string;
+}): Json {
+  return {
+    name: s.name,
+    id: `${networkId(s.subscriptionId, s.resourceGroup, 'virtualNetworks', s.vnet)}/subnets/${s.name}`,
+    type: 'Microsoft.Network/virtualNetworks/subnets',
+    etag: 'W/"00000000-0000-0000-0000-000000000000"',
+    properties: {
+      addressPrefix: '10.224.0.0/16',
+      ...(s.natGateway ? { natGateway: ref(s.natGateway) } : {}),
+      privateEndpointNetworkPolicies: 'Disabled',
+      privateLinkServiceNetworkPolicies: 'Enabled',
+      provisioningState: 'Succeeded',
+    },
+  };
+}
+
+/** AzureFirewalls_Get, from AzureFirewallPut.json's answer, with one IP configuration per public IP. */
+export function azureFirewallBody(f: {
+  subscriptionId: string;
+  resourceGroup: string;
+  name: string;
+  publicIps?: string[];
+  /** A secured hub's firewall: no IP configurations, its public addresses listed instead. */
+  hubAddresses?: string[];
+}): Json {
+  const b = exampleResponse('Microsoft.Network/AzureFirewallPut.json');
+  const id = networkId(f.subscriptionId, f.resourceGroup, 'azureFirewalls', f.name);
+  Object.assign(b, { id, name: f.name });
+  const props = b.properties as Json;
+  const template = (props.ipConfigurations as Json[])[0]!;
+  props.ipConfigurations = (f.publicIps ?? []).map((pip, i) => {
+    const c = structuredClone(template);
+    Object.assign(c, { name: `ipconfig${i + 1}`, id: `${id}/ipConfigurations/ipconfig${i + 1}` });
+    (c.properties as Json).publicIPAddress = ref(pip);
+    return c;
+  });
+  if (f.hubAddresses) {
+    props.hubIPAddresses = {
+      privateIPAddress: '10.100.64.4',
+      publicIPs: { count: f.hubAddresses.length, addresses: f.hubAddresses.map((address) => ({ address })) },
+    };
+  }
+  return b;
+}
+
+/** FirewallPolicies_Get. No example in shared/upstream: the spec's FirewallPolicy with the firewalls using it. */
+export function firewallPolicyBody(p: {
+  subscriptionId: string;
+  resourceGroup: string;
+  name: string;
+  firewalls?: string[];
+}): Json {
+  return {
+    name: p.name,
+    id: networkId(p.subscriptionId, p.resourceGroup, 'firewallPolicies', p.name),
+    type: 'Microsoft.Network/FirewallPolicies',
+    location: 'westus',
+    etag: 'W/"00000000-0000-0000-0000-000000000000"',
+    properties: {
+      provisioningState: 'Succeeded',
+      threatIntelMode: 'Alert',
+      sku: { tier: 'Standard' },
+      firewalls: (p.firewalls ?? []).map(ref),
+      ruleCollectionGroups: [],
+      childPolicies: [],
+    },
+  };
+}

@@ -30,6 +30,8 @@ export const PINNED_API_VERSIONS = {
 export interface Fault {
   /** Matched against the request path (without the query). */
   path: RegExp;
+  /** Default: any method. */
+  method?: string;
   /** Answer with this status (ARM's error body); without it the request is only delayed, then served. */
   status?: number;
   retryAfterSeconds?: number;
@@ -80,6 +82,7 @@ export class FakeArm {
   readonly tokenScopes: string[] = [];
   private readonly issued = new Set<string>();
   private readonly faults: (Fault & { left: number })[] = [];
+  private readonly afterHooks: { method: string; path: RegExp; run: () => void }[] = [];
   private readonly routes: Route[];
   /** Registered by extra route sets such as FakeNetwork; tried in order. */
   readonly handlers: ArmHandler[] = [];
@@ -160,6 +163,15 @@ export class FakeArm {
 
   clearFaults(): void {
     this.faults.length = 0;
+    this.afterHooks.length = 0;
+  }
+
+  /**
+   * Runs `run` once, right after the next request with this method and a matching path has been answered: another
+   * writer acting between two requests of the client under test.
+   */
+  afterNext(method: string, path: RegExp, run: () => void): void {
+    this.afterHooks.push({ method, path, run });
   }
 
   /** Requests whose path matches, optionally with a given answer status. */
@@ -186,9 +198,13 @@ export class FakeArm {
       entry.status = status;
       res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', ...headers });
       res.end(JSON.stringify(body));
+      const hook = this.afterHooks.findIndex((h) => h.method === entry.method && h.path.test(url.pathname));
+      if (hook >= 0) this.afterHooks.splice(hook, 1)[0]!.run();
     };
     const form = req.method === 'POST' ? new URLSearchParams(await readBody(req)) : undefined;
-    const fault = this.faults.find((f) => f.left > 0 && f.path.test(url.pathname));
+    const fault = this.faults.find(
+      (f) => f.left > 0 && f.path.test(url.pathname) && (!f.method || f.method === entry.method),
+    );
     if (fault) {
       fault.left--;
       if (fault.delayMs) await new Promise((r) => setTimeout(r, fault.delayMs));
