@@ -400,6 +400,18 @@ const status = obj('What the operator observed and did.', {
         { required: ['tag', 'since', 'until'] },
       ),
     ),
+    retiringEgressIPs: list(
+      'Cluster egress addresses no longer found (an outbound IP replaced) that stay in the registry IP rules until their grace period ends.',
+      obj(
+        'A retiring egress address.',
+        {
+          address: str('The IPv4 address or prefix.', { maxLength: 43 }),
+          since: str('When it stopped being found.', { format: 'date-time' }),
+          until: str('When it is removed.', { format: 'date-time' }),
+        },
+        { required: ['address', 'since', 'until'] },
+      ),
+    ),
   }),
 });
 

@@ -136,6 +136,7 @@ export interface AcrAccessStatus {
   azure?: {
     targets?: AzureTargetStatus[];
     retiringTags?: { tag: string; since: string; until: string }[];
+    retiringEgressIPs?: { address: string; since: string; until: string }[];
   };
 }
 

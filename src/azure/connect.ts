@@ -34,8 +34,8 @@ export interface AzureConnection {
   endpointResolver(opts: { fallback: EndpointResolver; refreshIntervalMs: number }): ArmEndpointResolver;
   /** Service Tags of the subscription's cloud, as ARM serves them. */
   serviceTagSource(location: string): ArmServiceTagSource;
-  /** Writes the Azure-side rules of spec.azure. */
-  enforcer: AzureEnforcer;
+  /** Writes the Azure-side rules of spec.azure; a cluster's egress IPs are read once per refresh interval. */
+  enforcer(opts: { refreshIntervalMs: number }): AzureEnforcer;
 }
 
 export function connectAzure(settings: AzureSettings, opts: { userAgent?: string } = {}): AzureConnection {
@@ -55,7 +55,7 @@ export function connectAzure(settings: AzureSettings, opts: { userAgent?: string
     cloud,
     credentialKind: kind,
     clients,
-    enforcer: new AzureEnforcer(clients),
+    enforcer: ({ refreshIntervalMs }) => new AzureEnforcer(clients, refreshIntervalMs),
     endpointResolver: ({ fallback, refreshIntervalMs }) =>
       new ArmEndpointResolver({ reader: new ArmRegistryReader(clients), cloud, fallback, refreshIntervalMs }),
     serviceTagSource: (location) =>

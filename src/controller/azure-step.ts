@@ -13,6 +13,7 @@ import {
   type AzureEnforcer,
   type AzureSyncResult,
 } from '../backends/azure/enforcer.js';
+import { ipv4Key, ruleValue } from '../backends/registry-firewall/plan.js';
 import { azureIntent, ownerOf } from '../intent/intent.js';
 import type { KubeClient } from '../kube/client.js';
 import { CONDITIONS, setConditions } from './conditions.js';
@@ -28,6 +29,8 @@ export interface AzureOutcome {
   /** Tags allowed now (retiring included): the next ledger entry. */
   tags: string[];
   retiringTags: { tag: string; since: string; until: string }[];
+  /** Egress addresses no longer found that stay in the registry firewall for the grace period. */
+  retiringEgressIPs: { address: string; since: string; until: string }[];
   /** The first failure, for the AzureApplied condition; undefined when every target is fine. */
   problem?: { reason: string; message: string };
   audit: boolean;
@@ -64,13 +67,32 @@ export async function runAzureStep(
   if (!audit && hasAzureTargets(resource.spec.azure)) await ensureFinalizer(client, resource);
   const intent = azureIntent(resource, input.hosts, addresses, tagList);
   const before = resource.status?.applied?.azure ?? {};
-  const r = await enforcer.sync(intent, resource.spec.azure, before, audit ? 'Audit' : 'Enforce');
+  let retiringEgress: { host: string; since: string; until: string }[] = [];
+  const registryId = resource.spec.registry.resourceId;
+  const r = await enforcer.sync(intent, resource.spec.azure, before, audit ? 'Audit' : 'Enforce', {
+    ...(registryId ? { registryId } : {}),
+    // An egress IP the cluster stopped using (an outbound IP replaced) stays allowed for the grace period.
+    retainEgress: (current) => {
+      // One spelling for both sides (a bare address, as the rule is written), so 1.2.3.4/32 is not "leaving".
+      const canonical = (v: string) => ruleValue(ipv4Key(v) ?? v);
+      const kept = retainHosts({
+        desired: current.map(canonical),
+        applied: (before.registryIpRules?.flatMap((e) => e.values ?? []) ?? []).map(canonical),
+        retiring: (resource.status?.azure?.retiringEgressIPs ?? []).map((r) => ({ ...r, host: r.address })),
+        now,
+        graceMs: input.graceMs,
+      });
+      retiringEgress = kept.retiring;
+      return kept.effective;
+    },
+  });
   const failure = r.failures[0];
   return {
     targets: r.targets,
     ledger: r.ledger,
     tags: tags.effective,
     retiringTags: tags.retiring.map((t) => ({ tag: t.host, since: t.since, until: t.until })),
+    retiringEgressIPs: retiringEgress.map((t) => ({ address: t.host, since: t.since, until: t.until })),
     audit,
     ...(failure
       ? {

@@ -231,7 +231,7 @@ export async function startOperator(
     ...(dns ? { dns } : {}),
     endpoints: endpointResolver(azure, opts.refreshIntervalMs),
     backends: new BackendRegistry(BUILT_IN_BACKENDS, opts.backends),
-    ...(azure ? { azure: azure.enforcer } : {}),
+    ...(azure ? { azure: azure.enforcer({ refreshIntervalMs: opts.refreshIntervalMs }) } : {}),
     logger,
     metrics,
     config: {

@@ -327,7 +327,7 @@ export class Reconciler {
       const before = conditionOf(resource.status?.conditions, CONDITIONS.azureApplied);
       if (azure.problem && before?.message !== azure.problem.message)
         await this.deps.recorder.record(regarding(resource), 'Warning', azure.problem.reason, azure.problem.message);
-      const expiry = nextExpiry(azure.retiringTags);
+      const expiry = nextExpiry([...azure.retiringTags, ...azure.retiringEgressIPs]);
       const waits = [azure.retryAfterMs, expiry === undefined ? undefined : expiry - now.getTime() + 1000];
       for (const ms of waits.filter((x): x is number => x !== undefined))
         result.requeueAfterMs = Math.min(result.requeueAfterMs ?? Infinity, Math.max(1000, ms));

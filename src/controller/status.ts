@@ -185,7 +185,11 @@ export function buildStatus(resource: AnyAcrAccess, o: Outcome, now: Date): AcrA
   const ledger = o.written ?? previous.applied;
   if (o.azure) {
     status.applied = { ...ledger, tags: o.azure.tags, azure: o.azure.ledger };
-    status.azure = { targets: o.azure.targets, retiringTags: o.azure.retiringTags };
+    status.azure = {
+      targets: o.azure.targets,
+      retiringTags: o.azure.retiringTags,
+      retiringEgressIPs: o.azure.retiringEgressIPs,
+    };
   } else {
     if (ledger) status.applied = ledger;
     if (previous.azure) status.azure = previous.azure;

@@ -6,7 +6,7 @@ import type { Operator } from '../../src/controller/operator.js';
 import type { KubeClient } from '../../src/kube/client.js';
 import type { KubeObject } from '../../src/kube/types.js';
 import { condition, eventsFor } from '../support/acraccess.js';
-import { SUBSCRIPTION, startFakeArm, type FakeArmHarness } from '../support/arm/index.js';
+import { FakeRegistryFirewall, SUBSCRIPTION, startFakeArm, type FakeArmHarness } from '../support/arm/index.js';
 import { foreignRule } from '../support/arm/network-payloads.js';
 import { FakeNetwork } from '../support/arm/network.js';
 import { clientFor, eventually, test } from '../support/cluster.js';
@@ -17,13 +17,18 @@ const FINALIZER = 'acraccess.io/azure-cleanup';
 
 let arm: FakeArmHarness;
 let net: FakeNetwork;
+let fw: FakeRegistryFirewall;
 let operator: Operator | undefined;
 beforeAll(async () => {
   await installOperatorPrerequisites(clientFor('admin'));
   arm = await startFakeArm();
   net = FakeNetwork.attach(arm.fake);
+  fw = FakeRegistryFirewall.attach(arm.fake);
 });
-beforeEach(() => net.clear());
+beforeEach(() => {
+  net.clear();
+  fw.clear();
+});
 afterEach(async () => {
   arm.fake.clearFaults();
   await operator?.stop();
@@ -259,6 +264,76 @@ describe('Azure-side targets of a ClusterAcrAccess', () => {
       );
       await eventually(`ClusterAcrAccess ${name} gone`, async () => !(await get(admin, name)), 60_000);
       expect(ourRules(nsg)).toHaveLength(2);
+    },
+  );
+
+  test(
+    "the registry IP firewall gains the cluster's egress IPs, keeps foreign rules, retires a replaced IP with grace, releases only ours",
+    { timeout: TIMEOUT },
+    async ({ namespace, admin }) => {
+      const name = `az-${namespace}`;
+      const where = (n: string) => ({
+        subscriptionId: SUBSCRIPTION,
+        resourceGroup: 'MC_rg_aks',
+        name: `${n}-${namespace}`,
+      });
+      const ip1 = fw.putPublicIp({ ...where('out-1'), ipAddress: '20.50.1.10' });
+      const ip2 = fw.putPublicIp({ ...where('out-2'), ipAddress: '20.50.1.11' });
+      const ip3 = fw.putPublicIp({ ...where('out-3'), ipAddress: '20.50.1.12' });
+      const aks = { subscriptionId: SUBSCRIPTION, resourceGroup: 'rg-aks', name: `aks-${namespace}` };
+      const clusterId = fw.putCluster({ ...aks, outboundType: 'loadBalancer', effectiveOutboundIPs: [ip1, ip2] });
+      const registryName = `r${namespace.replace(/[^a-z0-9]/g, '')}`.slice(0, 50);
+      const registryId = arm.fake.putRegistry({
+        subscriptionId: SUBSCRIPTION,
+        resourceGroup: 'rg-acr',
+        name: registryName,
+        location: 'eastus',
+        loginServer: `${registryName}.azurecr.io`,
+        sku: 'Premium',
+        ipRules: ['203.0.113.0/24', '20.50.1.11'],
+        defaultAction: 'Deny',
+      });
+      await start(namespace);
+      const spec = (over: Record<string, unknown> = {}) => ({
+        apiVersion: 'acraccess.io/v1alpha1',
+        kind: 'ClusterAcrAccess',
+        metadata: { name },
+        spec: {
+          registry: { resourceId: registryId },
+          addressSources: ['ServiceTags'],
+          azure: { registryFirewall: { enabled: true, clusterResourceId: clusterId, egressIPs: ['198.51.100.7'] } },
+          ...over,
+        },
+      });
+      await admin.apply(spec());
+      const ready = await waitAzure(admin, name, 'True');
+      // 20.50.1.11 was there before: allowed, but not ours.
+      expect(fw.ipRules(registryId).sort()).toEqual(['198.51.100.7', '20.50.1.10', '20.50.1.11', '203.0.113.0/24']);
+      expect(ready.status?.applied?.azure?.registryIpRules).toEqual([
+        { registryId, values: ['198.51.100.7', '20.50.1.10'] },
+      ]);
+      expect(ready.status?.azure?.targets).toMatchObject([
+        { kind: 'RegistryFirewall', resourceId: registryId, state: 'Enforced' },
+      ]);
+      expect(ready.status?.azure?.targets?.[0]?.message).toMatch(/cluster outboundType loadBalancer/);
+
+      // The cluster's outbound IP is replaced: the new one at once, the old one for the grace period.
+      fw.putCluster({ ...aks, outboundType: 'loadBalancer', effectiveOutboundIPs: [ip3, ip2] });
+      const moved = await eventually(
+        'new egress IP allowed',
+        async () => {
+          const r = await get(admin, name);
+          return fw.ipRules(registryId).includes('20.50.1.12') && r?.status?.azure?.retiringEgressIPs?.length
+            ? r
+            : undefined;
+        },
+        60_000,
+      );
+      expect(moved.status?.azure?.retiringEgressIPs?.map((r) => r.address)).toEqual(['20.50.1.10']);
+      expect(fw.ipRules(registryId)).toContain('20.50.1.10');
+
+      await deleteAndWait(admin, name);
+      expect(fw.ipRules(registryId).sort()).toEqual(['20.50.1.11', '203.0.113.0/24']);
     },
   );
 });

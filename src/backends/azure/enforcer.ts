@@ -9,16 +9,25 @@
  * mutex; a write still running when its deadline passes is reported Pending and looked at again later.
  */
 import type { AzureLedger, AzureSpec, AzureTargetStatus } from '../../api/types.js';
-import type { ArmWriteError} from '../../azure/arm-write.js';
-import { classifyArmWriteError } from '../../azure/arm-write.js';
+import { ArmWriteError, classifyArmWriteError } from '../../azure/arm-write.js';
 import type { ArmClients } from '../../azure/clients.js';
 import type { EgressIntent, IntentOwner } from '../../intent/intent.js';
 import { planRuleCollectionGroup } from '../azure-firewall/plan.js';
 import { releaseRuleCollectionGroup, syncRuleCollectionGroup } from '../azure-firewall/sync.js';
 import { planNsgRules } from '../nsg/plan.js';
 import { releaseNsgRules, syncNsgRules } from '../nsg/sync.js';
+import { discoverClusterEgress, type ClusterEgress } from '../registry-firewall/egress.js';
+import { releaseRegistryIpRules, syncRegistryIpRules } from '../registry-firewall/sync.js';
 
 export type AzureMode = 'Enforce' | 'Audit';
+
+/** What the Azure step knows beyond the intent: the registry's ARM id, and make-before-break for egress IPs. */
+export interface AzureSyncContext {
+  /** `spec.registry.resourceId`: the registry firewall is written through ARM, so it needs the id. */
+  registryId?: string;
+  /** The egress addresses to allow given the current ones: those that left stay for the grace period. */
+  retainEgress(current: string[]): string[];
+}
 
 export interface AzureSyncResult {
   targets: AzureTargetStatus[];
@@ -38,6 +47,16 @@ const TRANSIENT_RETRY_MS = 30_000;
 const same = (a: string, b: string) => a.toLowerCase() === b.toLowerCase();
 const without = (list: string[] | undefined, id: string) => (list ?? []).filter((x) => !same(x, id));
 const withId = (list: string[] | undefined, id: string) => [...without(list, id), id].sort();
+const ledgerValues = (ledger: AzureLedger, registryId: string) =>
+  ledger.registryIpRules?.find((e) => same(e.registryId, registryId))?.values ?? [];
+
+function setLedgerValues(ledger: AzureLedger, registryId: string, values: string[]): void {
+  const others = (ledger.registryIpRules ?? []).filter((e) => !same(e.registryId, registryId));
+  ledger.registryIpRules = values.length
+    ? [...others, { registryId, values: [...values].sort() }].sort((a, b) => (a.registryId < b.registryId ? -1 : 1))
+    : others;
+  if (!ledger.registryIpRules.length) delete ledger.registryIpRules;
+}
 
 export function hasAzureTargets(spec: AzureSpec | undefined): boolean {
   return !!(spec?.networkSecurityGroups?.length || spec?.firewallPolicy || spec?.registryFirewall?.enabled);
@@ -52,9 +71,21 @@ export function ledgerIsEmpty(ledger: AzureLedger | undefined): boolean {
 }
 
 export class AzureEnforcer {
-  constructor(private readonly clients: ArmClients) {}
+  private readonly egress = new Map<string, { at: number; egress: Promise<ClusterEgress> }>();
 
-  async sync(intent: EgressIntent, spec: AzureSpec | undefined, before: AzureLedger, mode: AzureMode) {
+  constructor(
+    private readonly clients: ArmClients,
+    /** A cluster's egress is read once per this long, however many resources name it (the refresh interval). */
+    private readonly egressTtlMs = 60_000,
+  ) {}
+
+  async sync(
+    intent: EgressIntent,
+    spec: AzureSpec | undefined,
+    before: AzureLedger,
+    mode: AzureMode,
+    context: AzureSyncContext,
+  ): Promise<AzureSyncResult> {
     const run = new Pass(before);
     const nsgs = spec?.networkSecurityGroups ?? [];
     const tasks: Promise<void>[] = nsgs.map((target) =>
@@ -113,7 +144,56 @@ export class AzureEnforcer {
         ),
       );
     }
+    const firewall = spec?.registryFirewall;
+    if (firewall?.enabled) {
+      const registryId = context.registryId ?? 'spec.registry.loginServer';
+      tasks.push(
+        run.target(
+          'RegistryFirewall',
+          registryId,
+          async () => {
+            if (!context.registryId)
+              throw new ArmWriteError(
+                'Rejected',
+                "registryFirewall writes the registry's IP rules through Azure Resource Manager: name the registry by spec.registry.resourceId",
+              );
+            const found = firewall.clusterResourceId
+              ? await this.clusterEgress(firewall.clusterResourceId, spec?.firewallPolicy?.resourceId)
+              : undefined;
+            const current = [...new Set([...(firewall.egressIPs ?? []), ...(found?.addresses ?? [])])];
+            const desired = context.retainEgress(current);
+            const owned = ledgerValues(before, registryId);
+            const r = await syncRegistryIpRules(this.clients, { registryId, desired, owned }, { mode });
+            if (mode === 'Enforce') setLedgerValues(run.ledger, registryId, r.owned);
+            const notes = [...(found?.warnings ?? []), ...r.warnings];
+            if (r.publicNetworkAccess?.toLowerCase() === 'disabled')
+              notes.push(
+                'public network access of the registry is Disabled: IP rules admit nothing until it is enabled',
+              );
+            if (r.defaultAction?.toLowerCase() === 'allow')
+              notes.push(
+                'the registry firewall admits every network (defaultAction Allow): the rules decide nothing yet',
+              );
+            const via = found ? ` (cluster outboundType ${found.outboundType})` : '';
+            const change = r.added.length + r.removed.length ? `; +${r.added.length} -${r.removed.length}` : '';
+            const quota = r.quota ? `; ${r.quota.used} of ${r.quota.limit} IP rules used` : '';
+            return {
+              written: r.written,
+              pending: r.pending,
+              retryAfterMs: r.retryAfterMs,
+              detail: `${desired.length} egress addresses${via}, ${r.owned.length} rules ours${change}${quota}${notes.map((n) => `; ${n}`).join('')}`,
+            };
+          },
+          mode,
+        ),
+      );
+    }
     if (mode === 'Enforce') {
+      for (const entry of before.registryIpRules ?? []) {
+        if (firewall?.enabled && context.registryId && same(entry.registryId, context.registryId)) continue;
+        if (!entry.values?.length) continue;
+        tasks.push(run.release(entry.registryId, () => this.releaseIpRules(entry.registryId, entry.values!, run)));
+      }
       // Targets that left the spec: release what the ledger says is ours there.
       for (const id of before.networkSecurityGroups ?? []) {
         if (nsgs.some((n) => same(n.resourceId, id))) continue;
@@ -137,8 +217,31 @@ export class AzureEnforcer {
     await Promise.all([
       ...nsgIds.map((id) => run.release(id, () => this.releaseNsg(owner, id, run))),
       ...(before.ruleCollectionGroups ?? []).map((id) => run.release(id, () => this.releaseGroup(id, run))),
+      ...(before.registryIpRules ?? [])
+        .filter((e) => e.values?.length)
+        .map((e) => run.release(e.registryId, () => this.releaseIpRules(e.registryId, e.values!, run))),
     ]);
     return run.result();
+  }
+
+  /** One read of a cluster's egress per TTL, shared by the resources naming it; a failed read is not kept. */
+  private clusterEgress(clusterId: string, firewallPolicyId: string | undefined): Promise<ClusterEgress> {
+    const key = `${clusterId.toLowerCase()}|${firewallPolicyId?.toLowerCase() ?? ''}`;
+    const now = Date.now();
+    const cached = this.egress.get(key);
+    if (cached && now - cached.at < this.egressTtlMs) return cached.egress;
+    const egress = discoverClusterEgress(this.clients, clusterId, firewallPolicyId ? { firewallPolicyId } : {});
+    this.egress.set(key, { at: now, egress });
+    egress.catch(() => this.egress.delete(key));
+    for (const [k, v] of this.egress) if (now - v.at > 2 * this.egressTtlMs) this.egress.delete(k);
+    return egress;
+  }
+
+  private async releaseIpRules(registryId: string, owned: string[], run: Pass): Promise<boolean> {
+    const r = await releaseRegistryIpRules(this.clients, { registryId, owned });
+    run.written += r.written;
+    setLedgerValues(run.ledger, registryId, r.owned);
+    return !r.pending;
   }
 
   private async releaseNsg(owner: IntentOwner, id: string, run: Pass): Promise<boolean> {
@@ -219,6 +322,7 @@ class Pass {
       if (e.kind === 'NotFound') {
         this.ledger.networkSecurityGroups = without(this.ledger.networkSecurityGroups, id);
         this.ledger.ruleCollectionGroups = without(this.ledger.ruleCollectionGroups, id);
+        setLedgerValues(this.ledger, id, []);
         return;
       }
       this.failures.push(e);
