@@ -45,6 +45,7 @@ const PERMANENT_RETRY_MS = 5 * 60_000;
 const TRANSIENT_RETRY_MS = 30_000;
 
 const same = (a: string, b: string) => a.toLowerCase() === b.toLowerCase();
+const ownerKey = (intent: EgressIntent) => intent.owner.uid ?? `${intent.owner.kind}/${intent.owner.name}`;
 const without = (list: string[] | undefined, id: string) => (list ?? []).filter((x) => !same(x, id));
 const withId = (list: string[] | undefined, id: string) => [...without(list, id), id].sort();
 const ledgerValues = (ledger: AzureLedger, registryId: string) =>
@@ -72,11 +73,16 @@ export function ledgerIsEmpty(ledger: AzureLedger | undefined): boolean {
 
 export class AzureEnforcer {
   private readonly egress = new Map<string, { at: number; egress: Promise<ClusterEgress> }>();
+  private readonly synced = new Map<string, { key: string; at: number; result: unknown }>();
 
   constructor(
     private readonly clients: ArmClients,
-    /** A cluster's egress is read once per this long, however many resources name it (the refresh interval). */
-    private readonly egressTtlMs = 60_000,
+    /**
+     * The refresh interval: a cluster's egress is read once per this long, however many resources name it, and a
+     * target whose plan has not changed since it was last found up to date is looked at again only after this long
+     * (drift made in Azure is repaired then), not at every resync: a shared NSG is not read once per resource.
+     */
+    private readonly refreshMs = 60_000,
   ) {}
 
   async sync(
@@ -97,7 +103,9 @@ export class AzureEnforcer {
           // Recorded before the write: a write that happened but whose status was lost is still released later.
           if (mode === 'Enforce')
             run.ledger.networkSecurityGroups = withId(run.ledger.networkSecurityGroups, target.resourceId);
-          const r = await syncNsgRules(this.clients, plan, { mode });
+          const r = await this.unlessFresh(`${ownerKey(intent)}|nsg|${target.resourceId}`, { plan, mode }, () =>
+            syncNsgRules(this.clients, plan, { mode }),
+          );
           return {
             written: r.written,
             pending: r.pending,
@@ -129,7 +137,9 @@ export class AzureEnforcer {
           rcgId,
           async () => {
             const owned = (before.ruleCollectionGroups ?? []).some((x) => same(x, rcgId));
-            const r = await syncRuleCollectionGroup(this.clients, rcg, { owned, mode });
+            const r = await this.unlessFresh(`${ownerKey(intent)}|rcg|${rcgId}`, { rcg, owned, mode }, () =>
+              syncRuleCollectionGroup(this.clients, rcg, { owned, mode }),
+            );
             if (mode === 'Enforce' && r.owned)
               run.ledger.ruleCollectionGroups = withId(run.ledger.ruleCollectionGroups, rcgId);
             const hosts = intent.hosts.length;
@@ -163,7 +173,11 @@ export class AzureEnforcer {
             const current = [...new Set([...(firewall.egressIPs ?? []), ...(found?.addresses ?? [])])];
             const desired = context.retainEgress(current);
             const owned = ledgerValues(before, registryId);
-            const r = await syncRegistryIpRules(this.clients, { registryId, desired, owned }, { mode });
+            const r = await this.unlessFresh(
+              `${ownerKey(intent)}|registry|${registryId}`,
+              { desired: [...desired].sort(), owned, mode },
+              () => syncRegistryIpRules(this.clients, { registryId, desired, owned }, { mode }),
+            );
             if (mode === 'Enforce') setLedgerValues(run.ledger, registryId, r.owned);
             const notes = [...(found?.warnings ?? []), ...r.warnings];
             if (r.publicNetworkAccess?.toLowerCase() === 'disabled')
@@ -224,27 +238,56 @@ export class AzureEnforcer {
     return run.result();
   }
 
+  /**
+   * Runs `work` unless the same plan (`input`) was found up to date within the refresh interval; then its last
+   * result stands, with no request. A failure or a write still running is never remembered.
+   */
+  private async unlessFresh<T extends { written: number; pending: boolean }>(
+    id: string,
+    input: unknown,
+    work: () => Promise<T>,
+  ): Promise<T> {
+    const key = JSON.stringify(input);
+    const now = Date.now();
+    const hit = this.synced.get(id);
+    if (hit && hit.key === key && now - hit.at < this.refreshMs) return hit.result as T;
+    const result = await work();
+    if (result.pending) this.synced.delete(id);
+    else this.synced.set(id, { key, at: now, result: { ...result, written: 0 } });
+    if (this.synced.size > 10_000)
+      for (const [k, v] of this.synced) if (now - v.at >= this.refreshMs) this.synced.delete(k);
+    return result;
+  }
+
   /** One read of a cluster's egress per TTL, shared by the resources naming it; a failed read is not kept. */
   private clusterEgress(clusterId: string, firewallPolicyId: string | undefined): Promise<ClusterEgress> {
     const key = `${clusterId.toLowerCase()}|${firewallPolicyId?.toLowerCase() ?? ''}`;
     const now = Date.now();
     const cached = this.egress.get(key);
-    if (cached && now - cached.at < this.egressTtlMs) return cached.egress;
+    if (cached && now - cached.at < this.refreshMs) return cached.egress;
     const egress = discoverClusterEgress(this.clients, clusterId, firewallPolicyId ? { firewallPolicyId } : {});
     this.egress.set(key, { at: now, egress });
     egress.catch(() => this.egress.delete(key));
-    for (const [k, v] of this.egress) if (now - v.at > 2 * this.egressTtlMs) this.egress.delete(k);
+    for (const [k, v] of this.egress) if (now - v.at > 2 * this.refreshMs) this.egress.delete(k);
     return egress;
   }
 
   private async releaseIpRules(registryId: string, owned: string[], run: Pass): Promise<boolean> {
+    this.forget('registry', registryId);
     const r = await releaseRegistryIpRules(this.clients, { registryId, owned });
     run.written += r.written;
     setLedgerValues(run.ledger, registryId, r.owned);
     return !r.pending;
   }
 
+  /** A released target is no longer known up to date: re-adding it must write again. */
+  private forget(kind: string, id: string): void {
+    const suffix = `|${kind}|${id}`.toLowerCase();
+    for (const k of this.synced.keys()) if (k.toLowerCase().endsWith(suffix)) this.synced.delete(k);
+  }
+
   private async releaseNsg(owner: IntentOwner, id: string, run: Pass): Promise<boolean> {
+    this.forget('nsg', id);
     const r = await releaseNsgRules(this.clients, owner, id);
     run.written += r.written;
     if (r.pending) return false;
@@ -253,6 +296,7 @@ export class AzureEnforcer {
   }
 
   private async releaseGroup(id: string, run: Pass): Promise<boolean> {
+    this.forget('rcg', id);
     const at = id.toLowerCase().lastIndexOf('/rulecollectiongroups/');
     const policyId = id.slice(0, at);
     const name = id.slice(at + '/ruleCollectionGroups/'.length);
