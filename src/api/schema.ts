@@ -107,7 +107,7 @@ function commonSpec(podSelectorDescription: string): Record<string, Schema> {
       { default: false },
     ),
     backends: list(
-      'Enforcement points to write. Auto and NetworkPolicy write Kubernetes NetworkPolicies (pod plane). Cilium and Calico are planned: naming them Stalls the resource (BackendUnavailable).',
+      'Kubernetes enforcement points to write. Auto: every CNI policy engine the cluster serves (Cilium, Calico: pod and node plane), else Kubernetes NetworkPolicy (pod plane only). A named backend the cluster does not serve, or the operator is not allowed to use, Stalls the resource (BackendUnavailable). Azure-side rules are in spec.azure (ClusterAcrAccess).',
       enumOf('A backend.', BACKENDS),
       unique({
         default: ['Auto'],

@@ -1,5 +1,6 @@
 // The operator writing Azure-side rules for a ClusterAcrAccess (spec.azure): NSG rules and a firewall policy rule
 // collection group, through the real SDK clients and workload identity against the fake ARM, on a real API server.
+import { readFile } from 'node:fs/promises';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect } from 'vitest';
 import type { AcrAccessStatus } from '../../src/api/types.js';
 import type { Operator } from '../../src/controller/operator.js';
@@ -337,3 +338,27 @@ describe('Azure-side targets of a ClusterAcrAccess', () => {
     },
   );
 });
+
+describe('the documented custom role', () => {
+  test('holds every action behind the ARM calls the operator made in these tests', async () => {
+    const role = JSON.parse(await readFile('deploy/azure/custom-role.json', 'utf8')) as { Actions: string[] };
+    const granted = new Set(role.Actions.map((a) => a.toLowerCase()));
+    const used = new Set(
+      arm.fake.requests
+        .filter((r) => r.path.startsWith('/subscriptions/') && r.status !== 401)
+        .map((r) => armAction(r.method, r.path)),
+    );
+    expect(used.size).toBeGreaterThan(10);
+    expect([...used].filter((a) => !granted.has(a.toLowerCase())).sort()).toEqual([]);
+  });
+});
+
+/** The action ARM authorizes for a request: the provider, the resource types of the path, and the verb. */
+function armAction(method: string, path: string): string {
+  const segments = path.split('/').filter(Boolean);
+  const at = segments.lastIndexOf('providers');
+  const [provider, ...rest] = segments.slice(at + 1);
+  const types = rest.filter((_, i) => i % 2 === 0);
+  const verb = method === 'GET' ? 'read' : method === 'DELETE' ? 'delete' : 'write';
+  return [provider, ...types, verb].join('/');
+}
