@@ -31,8 +31,10 @@ export interface AzureOutcome {
   retiringTags: { tag: string; since: string; until: string }[];
   /** Egress addresses no longer found that stay in the registry firewall for the grace period. */
   retiringEgressIPs: { address: string; since: string; until: string }[];
-  /** The first failure, for the AzureApplied condition; undefined when every target is fine. */
+  /** The first failure, for the AzureApplied and Degraded conditions; undefined when every target is fine. */
   problem?: { reason: string; message: string };
+  /** Writes still running in Azure (not a failure: AzureApplied is False until they finish, Degraded is not set). */
+  pending?: { reason: string; message: string };
   audit: boolean;
   retryAfterMs?: number;
 }
@@ -87,6 +89,7 @@ export async function runAzureStep(
     },
   });
   const failure = r.failures[0];
+  const pending = r.targets.filter((t) => t.state === 'Pending');
   return {
     targets: r.targets,
     ledger: r.ledger,
@@ -99,6 +102,14 @@ export async function runAzureStep(
           problem: {
             reason: `Azure${failure.kind}`,
             message: `${r.failures.length} Azure target(s) failed, what is in force there stays: ${r.failures.map((f) => f.message).join('; ')}`,
+          },
+        }
+      : {}),
+    ...(pending.length
+      ? {
+          pending: {
+            reason: 'WriteInProgress',
+            message: `a write is still running in Azure for ${pending.map((t) => `${t.kind} ${t.resourceId}`).join(', ')}; looked at again shortly`,
           },
         }
       : {}),

@@ -85,11 +85,12 @@ export function buildStatus(resource: AnyAcrAccess, o: Outcome, now: Date): AcrA
   const azureBefore = previous.conditions?.find((c) => c.type === CONDITIONS.azureApplied);
   if (o.azure) {
     const a = o.azure;
+    const notYet = a.problem ?? a.pending;
     add(
       CONDITIONS.azureApplied,
-      !a.problem,
-      a.problem?.reason ?? (a.audit ? 'Audit' : 'Applied'),
-      a.problem?.message ?? azureSummary(a),
+      !notYet,
+      notYet?.reason ?? (a.audit ? 'Audit' : 'Applied'),
+      notYet?.message ?? azureSummary(a),
     );
   } else if (azureNote) add(CONDITIONS.azureApplied, false, azureNote.reason, azureNote.message);
   else if (azureBefore && !o.stalled && !ledgerIsEmpty(previous.applied?.azure)) {

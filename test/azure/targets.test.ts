@@ -269,6 +269,28 @@ describe('Azure-side targets of a ClusterAcrAccess', () => {
   );
 
   test(
+    'a long-running firewall policy write never holds a worker: Pending, then Enforced once Azure finishes',
+    { timeout: TIMEOUT },
+    async ({ namespace, admin }) => {
+      const name = `az-${namespace}`;
+      const { policy } = azureFixtures(namespace);
+      // Longer than the worker's 5 s wait: the write goes on in Azure while the operator moves on.
+      net.slowWrites(/\/ruleCollectionGroups\//, 8000);
+      await start(namespace);
+      await admin.apply(cluster(name, { firewallPolicy: { resourceId: policy } }));
+      const pending = await waitAzure(admin, name, 'False', /^WriteInProgress$/);
+      expect(pending.status?.azure?.targets).toMatchObject([{ kind: 'FirewallPolicy', state: 'Pending' }]);
+      expect(condition(pending, 'Degraded')?.status).toBe('False');
+      const done = await waitAzure(admin, name, 'True');
+      expect(done.status?.azure?.targets).toMatchObject([{ kind: 'FirewallPolicy', state: 'Enforced' }]);
+      expect(
+        arm.fake.requests.filter((r) => r.method === 'PUT' && r.path.startsWith(`${policy}/ruleCollectionGroups/`)),
+      ).toHaveLength(1);
+      await deleteAndWait(admin, name);
+    },
+  );
+
+  test(
     "the registry IP firewall gains the cluster's egress IPs, keeps foreign rules, retires a replaced IP with grace, releases only ours",
     { timeout: TIMEOUT },
     async ({ namespace, admin }) => {

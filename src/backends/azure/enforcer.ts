@@ -83,6 +83,11 @@ export class AzureEnforcer {
      * (drift made in Azure is repaired then), not at every resync: a shared NSG is not read once per resource.
      */
     private readonly refreshMs = 60_000,
+    /**
+     * How long a worker waits for a long-running write before moving on (the target is Pending and looked at
+     * again later; the write goes on in Azure). Firewall policy updates take minutes: no worker waits that long.
+     */
+    private readonly waits = { lroDeadlineMs: 5_000 },
   ) {}
 
   async sync(
@@ -104,7 +109,7 @@ export class AzureEnforcer {
           if (mode === 'Enforce')
             run.ledger.networkSecurityGroups = withId(run.ledger.networkSecurityGroups, target.resourceId);
           const r = await this.unlessFresh(`${ownerKey(intent)}|nsg|${target.resourceId}`, { plan, mode }, () =>
-            syncNsgRules(this.clients, plan, { mode }),
+            syncNsgRules(this.clients, plan, { mode, ...this.waits }),
           );
           return {
             written: r.written,
@@ -138,7 +143,7 @@ export class AzureEnforcer {
           async () => {
             const owned = (before.ruleCollectionGroups ?? []).some((x) => same(x, rcgId));
             const r = await this.unlessFresh(`${ownerKey(intent)}|rcg|${rcgId}`, { rcg, owned, mode }, () =>
-              syncRuleCollectionGroup(this.clients, rcg, { owned, mode }),
+              syncRuleCollectionGroup(this.clients, rcg, { owned, mode, ...this.waits }),
             );
             if (mode === 'Enforce' && r.owned)
               run.ledger.ruleCollectionGroups = withId(run.ledger.ruleCollectionGroups, rcgId);
@@ -176,7 +181,7 @@ export class AzureEnforcer {
             const r = await this.unlessFresh(
               `${ownerKey(intent)}|registry|${registryId}`,
               { desired: [...desired].sort(), owned, mode },
-              () => syncRegistryIpRules(this.clients, { registryId, desired, owned }, { mode }),
+              () => syncRegistryIpRules(this.clients, { registryId, desired, owned }, { mode, ...this.waits }),
             );
             if (mode === 'Enforce') setLedgerValues(run.ledger, registryId, r.owned);
             const notes = [...(found?.warnings ?? []), ...r.warnings];
@@ -274,7 +279,7 @@ export class AzureEnforcer {
 
   private async releaseIpRules(registryId: string, owned: string[], run: Pass): Promise<boolean> {
     this.forget('registry', registryId);
-    const r = await releaseRegistryIpRules(this.clients, { registryId, owned });
+    const r = await releaseRegistryIpRules(this.clients, { registryId, owned }, this.waits);
     run.written += r.written;
     setLedgerValues(run.ledger, registryId, r.owned);
     return !r.pending;
@@ -288,7 +293,7 @@ export class AzureEnforcer {
 
   private async releaseNsg(owner: IntentOwner, id: string, run: Pass): Promise<boolean> {
     this.forget('nsg', id);
-    const r = await releaseNsgRules(this.clients, owner, id);
+    const r = await releaseNsgRules(this.clients, owner, id, this.waits);
     run.written += r.written;
     if (r.pending) return false;
     run.ledger.networkSecurityGroups = without(run.ledger.networkSecurityGroups, id);
@@ -300,7 +305,7 @@ export class AzureEnforcer {
     const at = id.toLowerCase().lastIndexOf('/rulecollectiongroups/');
     const policyId = id.slice(0, at);
     const name = id.slice(at + '/ruleCollectionGroups/'.length);
-    const r = await releaseRuleCollectionGroup(this.clients, { policyId, name }, { owned: true });
+    const r = await releaseRuleCollectionGroup(this.clients, { policyId, name }, { owned: true, ...this.waits });
     run.written += r.written;
     if (r.pending) return false;
     run.ledger.ruleCollectionGroups = without(run.ledger.ruleCollectionGroups, id);
