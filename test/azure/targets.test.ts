@@ -2,13 +2,19 @@
 // collection group, through the real SDK clients and workload identity against the fake ARM, on a real API server.
 import { readFile } from 'node:fs/promises';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect } from 'vitest';
-import type { AcrAccessStatus } from '../../src/api/types.js';
 import type { Operator } from '../../src/controller/operator.js';
-import type { KubeClient } from '../../src/kube/client.js';
 import type { KubeObject } from '../../src/kube/types.js';
 import { condition, eventsFor } from '../support/acraccess.js';
 import { FakeRegistryFirewall, SUBSCRIPTION, startFakeArm, type FakeArmHarness } from '../support/arm/index.js';
 import { foreignRule } from '../support/arm/network-payloads.js';
+import {
+  clusterRef,
+  deleteAndWait,
+  fqdnsOf as fqdnsIn,
+  getCluster,
+  ourRules as ourRulesIn,
+  waitAzure,
+} from '../support/arm/targets.js';
 import { FakeNetwork } from '../support/arm/network.js';
 import { clientFor, eventually, test } from '../support/cluster.js';
 import { bindOperatorNamespace, installOperatorPrerequisites, startTestOperator } from '../support/operator.js';
@@ -37,9 +43,8 @@ afterEach(async () => {
 });
 afterAll(() => arm?.stop());
 
-type Cluster = KubeObject & { status?: AcrAccessStatus };
-const ref = (name: string) => ({ apiVersion: 'acraccess.io/v1alpha1', kind: 'ClusterAcrAccess', name });
-const get = (admin: KubeClient, name: string) => admin.get<Cluster>(ref(name));
+const get = getCluster;
+const ref = clusterRef;
 
 function cluster(name: string, azure: Record<string, unknown>, regions = ['eastus']): KubeObject {
   return {
@@ -55,25 +60,6 @@ async function start(namespace: string, graceMs = 3_600_000): Promise<void> {
   operator = await startTestOperator(namespace, { azure: arm.settings(), resyncMs: 2000, graceMs });
 }
 
-/** Waits for the status of the current generation whose AzureApplied condition has the given status. */
-async function waitAzure(admin: KubeClient, name: string, status: 'True' | 'False', reason?: RegExp) {
-  return eventually(
-    `ClusterAcrAccess ${name} AzureApplied=${status}`,
-    async () => {
-      const r = await get(admin, name);
-      const c = condition(r, 'AzureApplied');
-      const current = r?.status?.observedGeneration === r?.metadata.generation;
-      return current && c?.status === status && (!reason || reason.test(c.reason)) ? r : undefined;
-    },
-    60_000,
-  );
-}
-
-async function deleteAndWait(admin: KubeClient, name: string): Promise<void> {
-  await admin.delete(ref(name));
-  await eventually(`ClusterAcrAccess ${name} gone`, async () => !(await get(admin, name)), 60_000);
-}
-
 function azureFixtures(n: string) {
   const nsg = net.putNsg({ subscriptionId: SUBSCRIPTION, resourceGroup: 'rg-aks', name: `nodes-${n}` });
   net.putForeignRule(nsg, 'allow-ssh', foreignRule({ priority: 200 }));
@@ -82,16 +68,8 @@ function azureFixtures(n: string) {
   return { nsg, policy };
 }
 
-const ourRules = (nsg: string) =>
-  Object.entries(net.rules(nsg))
-    .filter(([name]) => name.startsWith('acr-access-'))
-    .map(([, r]) => (r as { destinationAddressPrefix?: string }).destinationAddressPrefix)
-    .sort();
-const fqdnsOf = (policy: string, name: string) => {
-  const g = net.group(policy, name)?.properties as
-    { ruleCollections: { rules: { targetFqdns?: string[] }[] }[] } | undefined;
-  return g?.ruleCollections.flatMap((c) => c.rules.flatMap((r) => r.targetFqdns ?? [])).sort();
-};
+const ourRules = (nsg: string) => ourRulesIn(net, nsg);
+const fqdnsOf = (policy: string, name: string) => fqdnsIn(net, policy, name);
 const armWrites = () => arm.fake.requests.filter((r) => r.method !== 'GET' && r.path.startsWith('/subscriptions/'));
 
 describe('Azure-side targets of a ClusterAcrAccess', () => {

@@ -1,0 +1,164 @@
+// Azure targets shared by resources, and registry truth from ARM reaching them: two ClusterAcrAccess writing into one
+// NSG, one firewall policy and one registry's IP rules never lose each other's rules; a registry discovered by
+// resource id gives its replica regions and data endpoints to the NSG and firewall rules, make-before-break.
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect } from 'vitest';
+import type { Operator } from '../../src/controller/operator.js';
+import type { KubeObject } from '../../src/kube/types.js';
+import { FakeRegistryFirewall, SUBSCRIPTION, startFakeArm, type FakeArmHarness } from '../support/arm/index.js';
+import { FakeNetwork } from '../support/arm/network.js';
+import { deleteAndWait, fqdnsOf, getCluster, ourRules, waitAzure } from '../support/arm/targets.js';
+import { clientFor, eventually, test } from '../support/cluster.js';
+import { bindOperatorNamespace, installOperatorPrerequisites, startTestOperator } from '../support/operator.js';
+
+const TIMEOUT = 180_000;
+
+let arm: FakeArmHarness;
+let net: FakeNetwork;
+let fw: FakeRegistryFirewall;
+let operator: Operator | undefined;
+beforeAll(async () => {
+  await installOperatorPrerequisites(clientFor('admin'));
+  arm = await startFakeArm();
+  net = FakeNetwork.attach(arm.fake);
+  fw = FakeRegistryFirewall.attach(arm.fake);
+});
+beforeEach(() => {
+  net.clear();
+  fw.clear();
+});
+afterEach(async () => {
+  await operator?.stop();
+  operator = undefined;
+});
+afterAll(() => arm?.stop());
+
+async function start(namespace: string): Promise<void> {
+  await bindOperatorNamespace(clientFor('admin'), namespace);
+  operator = await startTestOperator(namespace, {
+    azure: arm.settings(),
+    resyncMs: 2000,
+    graceMs: 3_600_000,
+    workers: 4,
+  });
+}
+
+function byId(name: string, registryId: string, azure: Record<string, unknown>): KubeObject {
+  return {
+    apiVersion: 'acraccess.io/v1alpha1',
+    kind: 'ClusterAcrAccess',
+    metadata: { name },
+    spec: { registry: { resourceId: registryId }, addressSources: ['ServiceTags'], azure },
+  };
+}
+
+function registry(namespace: string, over: Record<string, unknown> = {}) {
+  const name = `r${namespace.replace(/[^a-z0-9]/g, '')}`.slice(0, 50);
+  const hashed = `${name}-e7ggejfuhzhgedc8`;
+  const base = {
+    subscriptionId: SUBSCRIPTION,
+    resourceGroup: 'rg-acr',
+    name,
+    location: 'eastus',
+    loginServer: `${hashed}.azurecr.io`,
+    sku: 'Premium' as const,
+    replications: ['eastus', 'westeurope'],
+    ipRules: ['203.0.113.0/24'],
+    defaultAction: 'Deny' as const,
+  };
+  const put = (more: Record<string, unknown> = {}) => arm.fake.putRegistry({ ...base, ...over, ...more });
+  return { id: put(), hashed, put };
+}
+
+describe('Azure targets shared by resources, fed by ARM discovery', () => {
+  test(
+    'two resources in one NSG, one firewall policy and one registry keep each other’s rules, also on deletion',
+    { timeout: TIMEOUT },
+    async ({ namespace, admin }) => {
+      const nsg = net.putNsg({ subscriptionId: SUBSCRIPTION, resourceGroup: 'rg-aks', name: `nodes-${namespace}` });
+      const policy = net.putFirewallPolicy({
+        subscriptionId: SUBSCRIPTION,
+        resourceGroup: 'rg-hub',
+        name: `hub-${namespace}`,
+      });
+      const { id } = registry(namespace);
+      await start(namespace);
+      const azure = (ip: string) => ({
+        networkSecurityGroups: [{ resourceId: nsg, priority: 300 }],
+        firewallPolicy: { resourceId: policy },
+        registryFirewall: { enabled: true, egressIPs: [ip] },
+      });
+      const [a, b] = [`a-${namespace}`, `b-${namespace}`];
+      // Applied together: both workers write to the same three ARM objects at once.
+      await Promise.all([admin.apply(byId(a, id, azure('20.1.1.1'))), admin.apply(byId(b, id, azure('20.2.2.2')))]);
+      const [ra, rb] = await Promise.all([waitAzure(admin, a, 'True'), waitAzure(admin, b, 'True')]);
+      // One rule per tag per resource: four regional tags (two regions) each.
+      const rules = Object.keys(net.rules(nsg)).filter((n) => n.startsWith('acr-access-'));
+      expect(rules).toHaveLength(8);
+      expect(ourRules(net, nsg)).toEqual(
+        [
+          'AzureContainerRegistry.EastUS',
+          'AzureContainerRegistry.WestEurope',
+          'Storage.EastUS',
+          'Storage.WestEurope',
+        ].flatMap((t) => [t, t]),
+      );
+      const groups = [ra, rb].map((r) => r.status?.applied?.azure?.ruleCollectionGroups?.[0]?.split('/').pop());
+      expect(new Set(groups).size).toBe(2);
+      for (const g of groups) expect(fqdnsOf(net, policy, g!)).toContain(ra.status?.endpoints?.loginServer);
+      expect(fw.ipRules(id).sort()).toEqual(['20.1.1.1', '20.2.2.2', '203.0.113.0/24']);
+
+      await deleteAndWait(admin, a);
+      expect(Object.keys(net.rules(nsg)).filter((n) => n.startsWith('acr-access-'))).toHaveLength(4);
+      expect(net.group(policy, groups[0]!)).toBeUndefined();
+      expect(fqdnsOf(net, policy, groups[1]!)).toBeDefined();
+      expect(fw.ipRules(id).sort()).toEqual(['20.2.2.2', '203.0.113.0/24']);
+      await deleteAndWait(admin, b);
+      expect(ourRules(net, nsg)).toEqual([]);
+      expect(fw.ipRules(id)).toEqual(['203.0.113.0/24']);
+    },
+  );
+
+  test(
+    'replica regions and data endpoints from ARM reach the NSG and firewall rules; enabling data endpoints keeps the storage wildcard through the grace period',
+    { timeout: TIMEOUT },
+    async ({ namespace, admin }) => {
+      const nsg = net.putNsg({ subscriptionId: SUBSCRIPTION, resourceGroup: 'rg-aks', name: `nodes-${namespace}` });
+      const policy = net.putFirewallPolicy({
+        subscriptionId: SUBSCRIPTION,
+        resourceGroup: 'rg-hub',
+        name: `hub-${namespace}`,
+      });
+      const { id, hashed, put } = registry(namespace, { replications: ['eastus'] });
+      await start(namespace);
+      const name = `c-${namespace}`;
+      const azure = {
+        networkSecurityGroups: [{ resourceId: nsg, priority: 300 }],
+        firewallPolicy: { resourceId: policy, ruleCollectionGroup: 'acr' },
+      };
+      await admin.apply(byId(name, id, azure));
+      await waitAzure(admin, name, 'True');
+      expect(ourRules(net, nsg)).toEqual(['AzureContainerRegistry.EastUS', 'Storage.EastUS']);
+      expect(fqdnsOf(net, policy, 'acr')).toEqual(
+        ['*.blob.core.windows.net', 'azurecr.io', `${hashed}.azurecr.io`].sort(),
+      );
+
+      // A replica in westeurope and dedicated data endpoints, as ARM now reports them.
+      const dde = [`${hashed}.eastus.data.azurecr.io`, `${hashed}.westeurope.data.azurecr.io`];
+      put({ replications: ['eastus', 'westeurope'], dataEndpointEnabled: true, dataEndpointHostNames: dde });
+      const after = await eventually(
+        'the replica and data endpoints in the Azure rules',
+        async () =>
+          fqdnsOf(net, policy, 'acr')?.includes(dde[1]!) && ourRules(net, nsg).length === 4 ? true : undefined,
+        60_000,
+      );
+      expect(after).toBe(true);
+      // Make-before-break: blob links handed out before the switch keep working through the grace period.
+      expect(fqdnsOf(net, policy, 'acr')).toEqual(
+        ['*.blob.core.windows.net', 'azurecr.io', `${hashed}.azurecr.io`, ...dde].sort(),
+      );
+      const status = (await getCluster(admin, name))?.status;
+      expect(status?.endpoints?.retiring?.map((r) => r.host)).toEqual(['*.blob.core.windows.net']);
+      await deleteAndWait(admin, name);
+    },
+  );
+});

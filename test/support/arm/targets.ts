@@ -1,0 +1,44 @@
+/** What the tests of the operator's Azure side share: reading ClusterAcrAccess status and the fake's Azure state. */
+import type { AcrAccessStatus } from '../../../src/api/types.js';
+import type { KubeClient } from '../../../src/kube/client.js';
+import type { KubeObject } from '../../../src/kube/types.js';
+import { condition } from '../acraccess.js';
+import { eventually } from '../cluster.js';
+import type { FakeNetwork } from './network.js';
+
+export type Cluster = KubeObject & { status?: AcrAccessStatus };
+export const clusterRef = (name: string) => ({ apiVersion: 'acraccess.io/v1alpha1', kind: 'ClusterAcrAccess', name });
+export const getCluster = (admin: KubeClient, name: string) => admin.get<Cluster>(clusterRef(name));
+
+/** Waits for the status of the current generation whose AzureApplied condition has the given status. */
+export async function waitAzure(admin: KubeClient, name: string, status: 'True' | 'False', reason?: RegExp) {
+  return eventually(
+    `ClusterAcrAccess ${name} AzureApplied=${status}`,
+    async () => {
+      const r = await getCluster(admin, name);
+      const c = condition(r, 'AzureApplied');
+      const current = r?.status?.observedGeneration === r?.metadata.generation;
+      return current && c?.status === status && (!reason || reason.test(c.reason)) ? r : undefined;
+    },
+    60_000,
+  );
+}
+
+export async function deleteAndWait(admin: KubeClient, name: string): Promise<void> {
+  await admin.delete(clusterRef(name));
+  await eventually(`ClusterAcrAccess ${name} gone`, async () => !(await getCluster(admin, name)), 60_000);
+}
+
+/** The destinations of the operator's rules in an NSG (`acr-access-…`), sorted. */
+export const ourRules = (net: FakeNetwork, nsg: string) =>
+  Object.entries(net.rules(nsg))
+    .filter(([name]) => name.startsWith('acr-access-'))
+    .map(([, r]) => (r as { destinationAddressPrefix?: string }).destinationAddressPrefix)
+    .sort();
+
+/** The target FQDNs of a rule collection group, sorted; undefined when it does not exist. */
+export const fqdnsOf = (net: FakeNetwork, policy: string, name: string) => {
+  const g = net.group(policy, name)?.properties as
+    { ruleCollections: { rules: { targetFqdns?: string[] }[] }[] } | undefined;
+  return g?.ruleCollections.flatMap((c) => c.rules.flatMap((r) => r.targetFqdns ?? [])).sort();
+};
