@@ -161,4 +161,36 @@ describe('Azure targets shared by resources, fed by ARM discovery', () => {
       await deleteAndWait(admin, name);
     },
   );
+
+  test(
+    'Audit mode reads and compares, writes nothing to Azure and adds no finalizer',
+    { timeout: TIMEOUT },
+    async ({ namespace, admin }) => {
+      const nsg = net.putNsg({ subscriptionId: SUBSCRIPTION, resourceGroup: 'rg-aks', name: `nodes-${namespace}` });
+      const { id } = registry(namespace);
+      await start(namespace);
+      const name = `audit-${namespace}`;
+      const resource = byId(name, id, {
+        networkSecurityGroups: [{ resourceId: nsg, priority: 300 }],
+        registryFirewall: { enabled: true, egressIPs: ['20.1.1.1'] },
+      });
+      (resource.spec as Record<string, unknown>).mode = 'Audit';
+      const armWrites = () =>
+        arm.fake.requests.filter((r) => r.method !== 'GET' && r.path.startsWith('/subscriptions/')).length;
+      const writesBefore = armWrites();
+      await admin.apply(resource);
+      const audited = await waitAzure(admin, name, 'True');
+      expect(audited.status?.azure?.targets?.map((t) => [t.kind, t.state])).toEqual([
+        ['NetworkSecurityGroup', 'Audited'],
+        ['RegistryFirewall', 'Audited'],
+      ]);
+      expect(audited.status?.azure?.targets?.[0]?.message).toMatch(/4 writes would be made/);
+      expect(audited.status?.planes?.node).toBe('Audited');
+      expect(audited.metadata.finalizers ?? []).toEqual([]);
+      expect(armWrites()).toBe(writesBefore);
+      expect(ourRules(net, nsg)).toEqual([]);
+      expect(fw.ipRules(id)).toEqual(['203.0.113.0/24']);
+      await deleteAndWait(admin, name);
+    },
+  );
 });
