@@ -67,6 +67,8 @@ describe('the Helm chart', () => {
       [{ operator: { gracePeriod: '7 days' } }, /gracePeriod/],
       [{ operator: { maxFeedShrink: 1.5 } }, /maxFeedShrink/],
       [{ operator: { serviceTags: 'https://example.com/feed.json' } }, /serviceTags/],
+      [{ operator: { serviceTags: ['embedded', 'https://example.com/feed.json'] } }, /serviceTags/],
+      [{ operator: { serviceTags: [] } }, /serviceTags/],
       [{ operator: { serviceTagsCloud: 'AzureGermanCloud' } }, /serviceTagsCloud/],
       [{ operator: { backends: ['Istio'] } }, /backends/],
       [{ operator: { wrokers: 2 } }, /wrokers/],
@@ -136,6 +138,20 @@ describe('the Helm chart', () => {
     expect(c.image).toBe('acr-access-operator:0.1.0');
     // One replica: no PDB (minAvailable 1 would block every node drain).
     expect(find((await helmTemplate({ replicaCount: 1 })).docs, 'PodDisruptionBudget')).toEqual([]);
+  });
+
+  test('several Service Tags sources: one flag each, and read access to every feed namespace', async () => {
+    const { docs } = await helmTemplate({
+      operator: { serviceTags: ['arm:eastus', 'configmap:feeds/service-tags', 'configmap:other/tags:t.json'] },
+      azure: { subscriptionId: '00000000-0000-0000-0000-000000000000' },
+    });
+    expect(containerOf(docs).args.filter((a: string) => a.startsWith('--service-tags='))).toEqual([
+      '--service-tags=arm:eastus',
+      '--service-tags=configmap:feeds/service-tags',
+      '--service-tags=configmap:other/tags:t.json',
+    ]);
+    const feedRoles = find(docs, 'Role').filter((r) => r.metadata.name.endsWith('-feed'));
+    expect(feedRoles.map((r) => r.metadata.namespace).sort()).toEqual(['feeds', 'other']);
   });
 
   test('every operator flag is a value; leader election off passes --no-leader-elect', async () => {

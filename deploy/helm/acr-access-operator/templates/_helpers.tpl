@@ -49,16 +49,28 @@ app.kubernetes.io/managed-by: {{ .Release.Service }}
 {{- default .Release.Namespace .Values.leaderElection.namespace }}
 {{- end }}
 
-{{/* The namespace of a configmap:<ns>/<name>[:<key>] feed source, or nothing for embedded and file: sources. */}}
-{{- define "acr-access-operator.feedNamespace" -}}
-{{- $m := regexFind "^configmap:[a-z0-9-]+/" .Values.operator.serviceTags }}
-{{- if $m }}{{ trimSuffix "/" (trimPrefix "configmap:" $m) }}{{ end }}
+{{/* operator.serviceTags as a JSON list: one source, or several merged per tag. */}}
+{{- define "acr-access-operator.serviceTagSources" -}}
+{{- $s := .Values.operator.serviceTags }}
+{{- if kindIs "string" $s }}{{ list $s | toJson }}{{ else }}{{ $s | toJson }}{{ end }}
+{{- end }}
+
+{{/* The namespaces of configmap:<ns>/<name>[:<key>] feed sources, as a JSON list (none for embedded, file:, arm:). */}}
+{{- define "acr-access-operator.feedNamespaces" -}}
+{{- $out := list }}
+{{- range (include "acr-access-operator.serviceTagSources" . | fromJsonArray) }}
+{{- $m := regexFind "^configmap:[a-z0-9-]+/" . }}
+{{- if $m }}{{ $out = append $out (trimSuffix "/" (trimPrefix "configmap:" $m)) }}{{ end }}
+{{- end }}
+{{- $out | uniq | toJson }}
 {{- end }}
 
 {{/* Flags of `acr-access run`, one per value; the operator namespace comes from POD_NAMESPACE (downward API). */}}
 {{- define "acr-access-operator.args" -}}
 {{- $o := .Values.operator }}
-- {{ printf "--service-tags=%s" $o.serviceTags | quote }}
+{{- range (include "acr-access-operator.serviceTagSources" . | fromJsonArray) }}
+- {{ printf "--service-tags=%s" . | quote }}
+{{- end }}
 - {{ printf "--service-tags-cloud=%s" $o.serviceTagsCloud | quote }}
 - {{ printf "--refresh-interval=%s" $o.refreshInterval | quote }}
 - {{ printf "--grace-period=%s" $o.gracePeriod | quote }}
