@@ -12,9 +12,9 @@ import type { AzureLedger, AzureSpec, AzureTargetStatus } from '../../api/types.
 import { ArmWriteError, classifyArmWriteError } from '../../azure/arm-write.js';
 import type { ArmClients } from '../../azure/clients.js';
 import type { EgressIntent, IntentOwner } from '../../intent/intent.js';
-import { planRuleCollectionGroup } from '../azure-firewall/plan.js';
+import { planRuleCollectionGroup, type RcgPlan } from '../azure-firewall/plan.js';
 import { releaseRuleCollectionGroup, syncRuleCollectionGroup } from '../azure-firewall/sync.js';
-import { planNsgRules } from '../nsg/plan.js';
+import { planNsgRules, type NsgTarget } from '../nsg/plan.js';
 import { releaseNsgRules, syncNsgRules } from '../nsg/sync.js';
 import { discoverClusterEgress, type ClusterEgress } from '../registry-firewall/egress.js';
 import { releaseRegistryIpRules, syncRegistryIpRules } from '../registry-firewall/sync.js';
@@ -59,6 +59,19 @@ function setLedgerValues(ledger: AzureLedger, registryId: string, values: string
   if (!ledger.registryIpRules.length) delete ledger.registryIpRules;
 }
 
+function groupPlan(intent: EgressIntent, policy: NonNullable<AzureSpec['firewallPolicy']>): RcgPlan {
+  return planRuleCollectionGroup(
+    intent,
+    {
+      resourceId: policy.resourceId,
+      ...(policy.ruleCollectionGroup ? { ruleCollectionGroup: policy.ruleCollectionGroup } : {}),
+      ...(policy.priority !== undefined ? { priority: policy.priority } : {}),
+    },
+    policy.sourceAddresses?.length ? policy.sourceAddresses : ['*'],
+    { networkRules: policy.networkRules ?? false },
+  );
+}
+
 export function hasAzureTargets(spec: AzureSpec | undefined): boolean {
   return !!(spec?.networkSecurityGroups?.length || spec?.firewallPolicy || spec?.registryFirewall?.enabled);
 }
@@ -99,120 +112,20 @@ export class AzureEnforcer {
   ): Promise<AzureSyncResult> {
     const run = new Pass(before);
     const nsgs = spec?.networkSecurityGroups ?? [];
-    const tasks: Promise<void>[] = nsgs.map((target) =>
-      run.target(
-        'NetworkSecurityGroup',
-        target.resourceId,
-        async () => {
-          const plan = planNsgRules(intent, target);
-          // Recorded before the write: a write that happened but whose status was lost is still released later.
-          if (mode === 'Enforce')
-            run.ledger.networkSecurityGroups = withId(run.ledger.networkSecurityGroups, target.resourceId);
-          const r = await this.unlessFresh(`${ownerKey(intent)}|nsg|${target.resourceId}`, { plan, mode }, () =>
-            syncNsgRules(this.clients, plan, { mode, ...this.waits }),
-          );
-          return {
-            written: r.written,
-            pending: r.pending,
-            retryAfterMs: r.retryAfterMs,
-            detail: `${plan.rules.length} rules (${r.applied.map((a) => `${a.name}@${a.priority}`).join(', ') || 'none'})`,
-          };
-        },
-        mode,
-      ),
+    const tasks = nsgs.map((target) =>
+      run.target('NetworkSecurityGroup', target.resourceId, () => this.syncNsg(intent, target, mode, run), mode),
     );
-    const policy = spec?.firewallPolicy;
-    const rcg = policy
-      ? planRuleCollectionGroup(
-          intent,
-          {
-            resourceId: policy.resourceId,
-            ...(policy.ruleCollectionGroup ? { ruleCollectionGroup: policy.ruleCollectionGroup } : {}),
-            ...(policy.priority !== undefined ? { priority: policy.priority } : {}),
-          },
-          policy.sourceAddresses?.length ? policy.sourceAddresses : ['*'],
-          { networkRules: policy.networkRules ?? false },
-        )
-      : undefined;
-    const rcgId = rcg ? `${rcg.policyId}/ruleCollectionGroups/${rcg.name}` : undefined;
-    if (rcg && rcgId) {
-      tasks.push(
-        run.target(
-          'FirewallPolicy',
-          rcgId,
-          async () => {
-            const owned = (before.ruleCollectionGroups ?? []).some((x) => same(x, rcgId));
-            const r = await this.unlessFresh(`${ownerKey(intent)}|rcg|${rcgId}`, { rcg, owned, mode }, () =>
-              syncRuleCollectionGroup(this.clients, rcg, { owned, mode, ...this.waits }),
-            );
-            if (mode === 'Enforce' && r.owned)
-              run.ledger.ruleCollectionGroups = withId(run.ledger.ruleCollectionGroups, rcgId);
-            const hosts = intent.hosts.length;
-            return {
-              written: r.written,
-              pending: r.pending,
-              retryAfterMs: r.retryAfterMs,
-              detail: `rule collection group ${rcg.name}: ${hosts} hosts`,
-            };
-          },
-          mode,
-        ),
-      );
-    }
+    const rcg = spec?.firewallPolicy ? groupPlan(intent, spec.firewallPolicy) : undefined;
+    const rcgId = rcg && `${rcg.policyId}/ruleCollectionGroups/${rcg.name}`;
+    if (rcg && rcgId)
+      tasks.push(run.target('FirewallPolicy', rcgId, () => this.syncGroup(intent, rcg, rcgId, mode, run), mode));
     const firewall = spec?.registryFirewall;
+    const registryId = firewall?.enabled ? context.registryId : undefined;
     if (firewall?.enabled) {
-      const registryId = context.registryId ?? 'spec.registry.loginServer';
-      tasks.push(
-        run.target(
-          'RegistryFirewall',
-          registryId,
-          async () => {
-            if (!context.registryId)
-              throw new ArmWriteError(
-                'Rejected',
-                "registryFirewall writes the registry's IP rules through Azure Resource Manager: name the registry by spec.registry.resourceId",
-              );
-            const found = firewall.clusterResourceId
-              ? await this.clusterEgress(firewall.clusterResourceId, spec?.firewallPolicy?.resourceId)
-              : undefined;
-            const current = [...new Set([...(firewall.egressIPs ?? []), ...(found?.addresses ?? [])])];
-            const desired = context.retainEgress(current);
-            const owned = ledgerValues(before, registryId);
-            const r = await this.unlessFresh(
-              `${ownerKey(intent)}|registry|${registryId}`,
-              { desired: [...desired].sort(), owned, mode },
-              () => syncRegistryIpRules(this.clients, { registryId, desired, owned }, { mode, ...this.waits }),
-            );
-            if (mode === 'Enforce') setLedgerValues(run.ledger, registryId, r.owned);
-            const notes = [...(found?.warnings ?? []), ...r.warnings];
-            if (r.publicNetworkAccess?.toLowerCase() === 'disabled')
-              notes.push(
-                'public network access of the registry is Disabled: IP rules admit nothing until it is enabled',
-              );
-            if (r.defaultAction?.toLowerCase() === 'allow')
-              notes.push(
-                'the registry firewall admits every network (defaultAction Allow): the rules decide nothing yet',
-              );
-            const via = found ? ` (cluster outboundType ${found.outboundType})` : '';
-            const change = r.added.length + r.removed.length ? `; +${r.added.length} -${r.removed.length}` : '';
-            const quota = r.quota ? `; ${r.quota.used} of ${r.quota.limit} IP rules used` : '';
-            return {
-              written: r.written,
-              pending: r.pending,
-              retryAfterMs: r.retryAfterMs,
-              detail: `${desired.length} egress addresses${via}, ${r.owned.length} rules ours${change}${quota}${notes.map((n) => `; ${n}`).join('')}`,
-            };
-          },
-          mode,
-        ),
-      );
+      const work = () => this.syncRegistry(intent, spec, context, mode, run);
+      tasks.push(run.target('RegistryFirewall', registryId ?? 'spec.registry.loginServer', work, mode));
     }
     if (mode === 'Enforce') {
-      for (const entry of before.registryIpRules ?? []) {
-        if (firewall?.enabled && context.registryId && same(entry.registryId, context.registryId)) continue;
-        if (!entry.values?.length) continue;
-        tasks.push(run.release(entry.registryId, () => this.releaseIpRules(entry.registryId, entry.values!, run)));
-      }
       // Targets that left the spec: release what the ledger says is ours there.
       for (const id of before.networkSecurityGroups ?? []) {
         if (nsgs.some((n) => same(n.resourceId, id))) continue;
@@ -222,9 +135,89 @@ export class AzureEnforcer {
         if (rcgId && same(id, rcgId)) continue;
         tasks.push(run.release(id, () => this.releaseGroup(id, run)));
       }
+      for (const entry of before.registryIpRules ?? []) {
+        if ((registryId && same(entry.registryId, registryId)) || !entry.values?.length) continue;
+        tasks.push(run.release(entry.registryId, () => this.releaseIpRules(entry.registryId, entry.values!, run)));
+      }
     }
     await Promise.all(tasks);
     return run.result();
+  }
+
+  private async syncNsg(intent: EgressIntent, target: NsgTarget, mode: AzureMode, run: Pass): Promise<TargetPass> {
+    const plan = planNsgRules(intent, target);
+    // Recorded before the write: a write that happened but whose status was lost is still released later.
+    if (mode === 'Enforce')
+      run.ledger.networkSecurityGroups = withId(run.ledger.networkSecurityGroups, target.resourceId);
+    const r = await this.unlessFresh(`${ownerKey(intent)}|nsg|${target.resourceId}`, { plan, mode }, () =>
+      syncNsgRules(this.clients, plan, { mode, ...this.waits }),
+    );
+    const rules = r.applied.map((a) => `${a.name}@${a.priority}`).join(', ') || 'none';
+    return {
+      written: r.written,
+      pending: r.pending,
+      retryAfterMs: r.retryAfterMs,
+      detail: `${plan.rules.length} rules (${rules})`,
+    };
+  }
+
+  private async syncGroup(
+    intent: EgressIntent,
+    rcg: RcgPlan,
+    rcgId: string,
+    mode: AzureMode,
+    run: Pass,
+  ): Promise<TargetPass> {
+    const owned = (run.before.ruleCollectionGroups ?? []).some((x) => same(x, rcgId));
+    const r = await this.unlessFresh(`${ownerKey(intent)}|rcg|${rcgId}`, { rcg, owned, mode }, () =>
+      syncRuleCollectionGroup(this.clients, rcg, { owned, mode, ...this.waits }),
+    );
+    if (mode === 'Enforce' && r.owned) run.ledger.ruleCollectionGroups = withId(run.ledger.ruleCollectionGroups, rcgId);
+    const detail = `rule collection group ${rcg.name}: ${intent.hosts.length} hosts`;
+    return { written: r.written, pending: r.pending, retryAfterMs: r.retryAfterMs, detail };
+  }
+
+  private async syncRegistry(
+    intent: EgressIntent,
+    spec: AzureSpec | undefined,
+    context: AzureSyncContext,
+    mode: AzureMode,
+    run: Pass,
+  ): Promise<TargetPass> {
+    const registryId = context.registryId;
+    if (!registryId)
+      throw new ArmWriteError(
+        'Rejected',
+        "registryFirewall writes the registry's IP rules through Azure Resource Manager: name the registry by spec.registry.resourceId",
+      );
+    const firewall = spec?.registryFirewall;
+    const found = firewall?.clusterResourceId
+      ? await this.clusterEgress(firewall.clusterResourceId, spec?.firewallPolicy?.resourceId)
+      : undefined;
+    const current = [...new Set([...(firewall?.egressIPs ?? []), ...(found?.addresses ?? [])])];
+    const desired = context.retainEgress(current);
+    const owned = ledgerValues(run.before, registryId);
+    const r = await this.unlessFresh(
+      `${ownerKey(intent)}|registry|${registryId}`,
+      { desired: [...desired].sort(), owned, mode },
+      () => syncRegistryIpRules(this.clients, { registryId, desired, owned }, { mode, ...this.waits }),
+    );
+    if (mode === 'Enforce') setLedgerValues(run.ledger, registryId, r.owned);
+    const notes = [...(found?.warnings ?? []), ...r.warnings];
+    if (r.publicNetworkAccess?.toLowerCase() === 'disabled')
+      notes.push('public network access of the registry is Disabled: IP rules admit nothing until it is enabled');
+    if (r.defaultAction?.toLowerCase() === 'allow')
+      notes.push('the registry firewall admits every network (defaultAction Allow): the rules decide nothing yet');
+    const via = found ? ` (cluster outboundType ${found.outboundType})` : '';
+    const change = r.added.length + r.removed.length ? `; +${r.added.length} -${r.removed.length}` : '';
+    const quota = r.quota ? `; ${r.quota.used} of ${r.quota.limit} IP rules used` : '';
+    const detail = `${desired.length} egress addresses${via}, ${r.owned.length} rules ours${change}${quota}`;
+    return {
+      written: r.written,
+      pending: r.pending,
+      retryAfterMs: r.retryAfterMs,
+      detail: `${detail}${notes.map((n) => `; ${n}`).join('')}`,
+    };
   }
 
   /** Removes everything the ledger (and the spec, for NSG rules, which are found by name) says is ours. */
@@ -328,7 +321,7 @@ class Pass {
   written = 0;
   private retryAfterMs: number | undefined;
 
-  constructor(before: AzureLedger) {
+  constructor(readonly before: AzureLedger) {
     this.ledger = structuredClone(before);
   }
 
