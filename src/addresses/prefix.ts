@@ -27,15 +27,13 @@ export function parsePrefix(text: string): Prefix {
 
 /**
  * The same acceptance as parsePrefix without building anything: feed ingest validates ~95,000 prefixes, and the
- * Prefix objects and word arrays it would allocate only to drop them were most of its cost. The common IPv4 and
- * IPv6 forms are checked in one pass each; anything unusual takes parsePrefix's own path.
+ * Prefix objects and word arrays it would allocate only to drop them were most of its cost. The forms the feeds
+ * write, d.d.d.d/n and hex groups with at most one "::" then /n, are accepted in one pass each; anything else, every
+ * invalid text included, is decided by parsePrefix's own path. So the fast paths must never accept what parsePrefix
+ * refuses, but may pass on anything unusual.
  */
 export function isPrefix(text: string): boolean {
-  const v4 = scanIPv4Prefix(text);
-  if (v4 >= 0) return v4 === 1;
-  const v6 = scanIPv6Prefix(text);
-  if (v6 >= 0) return v6 === 1;
-  return tryParsePrefix(text) !== undefined;
+  return isPlainIPv4Prefix(text) || isPlainIPv6Prefix(text) || tryParsePrefix(text) !== undefined;
 }
 
 function tryParsePrefix(text: string): Prefix | undefined {
@@ -56,79 +54,90 @@ function tryParsePrefix(text: string): Prefix | undefined {
 }
 
 /**
- * One pass over a plain IPv4 prefix (digits and dots, then a slash and a length), the feed's common case: 1 valid,
- * 0 invalid, -1 when anything else turns up before the slash (a colon, a hex digit, a bad octet): left to the
- * general path, which decides as parsePrefix does.
+ * The slash of a text ending in "/" and one to `maxDigits` characters, or -1. Found first, it bounds the scans of
+ * the address before it: it is none of the characters they continue on, so every read stops at it or earlier and
+ * needs no length check of its own.
  */
-function scanIPv4Prefix(text: string): number {
-  const to = text.length;
-  let part = 0;
-  let digits = 0;
-  let dots = 0;
-  let i = 0;
-  for (; i < to; i++) {
-    const c = text.charCodeAt(i);
-    if (c >= 48 && c <= 57) {
-      part = part * 10 + c - 48;
-      if (++digits > 3) return -1;
-    } else if (c === 46) {
-      if (digits === 0 || part > 255) return -1;
-      part = digits = 0;
-      dots++;
-    } else if (c === 47) break;
-    else return -1;
+function slashNearEnd(text: string, maxDigits: number): number {
+  for (let at = text.length - 2; at > 0 && at >= text.length - 1 - maxDigits; at--) {
+    if (text.charCodeAt(at) === 47) return at;
   }
-  if (digits === 0 || part > 255 || dots !== 3) return 0;
-  if (i === to) return 1;
-  const length = scanLength(text, i, 32);
-  // A colon after the slash is still an invalid IPv4 length, as in parsePrefix.
-  return length >= 0 ? 1 : 0;
+  return -1;
 }
 
 /**
- * One pass over an IPv6 prefix in the common form (hex groups, at most one "::", then a slash and a length), with
- * scanIPv6's rules: 1 valid, 0 invalid, -1 for anything else (an embedded IPv4 tail, a colon after the slash),
- * left to the general path.
+ * d.d.d.d/n with one to three digits per part, each at most 255, and n at most 32 in one or two digits: the feed's
+ * IPv4 form, three quarters of its prefixes. Shaped for V8, as measured on the public feed: `d >>> 0 > 9` is "not a
+ * digit" in one unsigned comparison, and the unrolled digits beat a loop counting them, or a helper returning them,
+ * by 6–9% of the whole ingest time. false also for valid forms this does not cover (no length, say).
  */
-function scanIPv6Prefix(text: string): number {
-  const to = text.length;
-  let count = 0;
-  let gap = false;
+function isPlainIPv4Prefix(text: string): boolean {
+  const slash = slashNearEnd(text, 2);
+  if (slash < 0 || scanLength(text, slash, 32) < 0) return false;
   let i = 0;
-  if (to >= 2 && text.charCodeAt(0) === 58 && text.charCodeAt(1) === 58) {
+  for (let part = 0; ; part++) {
+    let value = text.charCodeAt(i) - 48;
+    if (value >>> 0 > 9) return false;
+    let d = text.charCodeAt(++i) - 48;
+    if (d >>> 0 <= 9) {
+      value = value * 10 + d;
+      d = text.charCodeAt(++i) - 48;
+      if (d >>> 0 <= 9) {
+        value = value * 10 + d;
+        d = text.charCodeAt(++i) - 48; // a fourth digit fails below: it is neither the dot nor the slash
+      }
+    }
+    if (value > 255) return false;
+    if (part === 3) return i === slash;
+    if (d !== 46 - 48) return false;
+    i++; // past a dot, so still at most the slash
+  }
+}
+
+/** [0-9a-fA-F], in two unsigned comparisons (c | 32 lowercases a letter). */
+function isHexDigit(c: number): boolean {
+  return (c - 48) >>> 0 <= 9 || ((c | 32) - 97) >>> 0 <= 5;
+}
+
+/**
+ * Hex groups of one to four digits separated by ":", with at most one "::" (eight groups without it, at most seven
+ * with it), then /n with n at most 128: parseIPv6's rules for the feed's IPv6 form, in one pass bounded by the slash
+ * as in isPlainIPv4Prefix. false also for valid forms this does not cover (an embedded IPv4 tail, no length).
+ */
+function isPlainIPv6Prefix(text: string): boolean {
+  const slash = slashNearEnd(text, 3);
+  if (slash < 0 || scanLength(text, slash, 128) < 0) return false;
+  let i = 0;
+  let groups = 0;
+  let gap = false;
+  let c = text.charCodeAt(0);
+  if (c === 58) {
+    if (text.charCodeAt(1) !== 58) return false;
     gap = true;
-    i = 2;
+    i = 2; // text[1] is a colon, so the slash is at 2 or later
+    c = text.charCodeAt(i);
   }
-  let end = to;
-  while (i < to) {
-    if (text.charCodeAt(i) === 47) {
-      end = i; // only reachable at the start or right after "::"; a slash elsewhere ends a group below
-      break;
+  while (i < slash) {
+    // One to four hex digits, unrolled as in isPlainIPv4Prefix; a fifth fails below, being neither colon nor slash.
+    if (!isHexDigit(c)) return false;
+    c = text.charCodeAt(++i);
+    if (isHexDigit(c)) {
+      c = text.charCodeAt(++i);
+      if (isHexDigit(c)) {
+        c = text.charCodeAt(++i);
+        if (isHexDigit(c)) c = text.charCodeAt(++i);
+      }
     }
-    let digits = 0;
-    let c = 0;
-    for (; i < to; i++, digits++) {
-      c = text.charCodeAt(i);
-      if (!((c >= 48 && c <= 57) || (c >= 97 && c <= 102) || (c >= 65 && c <= 70))) break;
-    }
-    if (c === 46) return -1;
-    if (digits === 0 || digits > 4 || count === 8) return 0;
-    count++;
-    if (i === to) break;
-    if (c === 47) {
-      end = i;
-      break;
-    }
-    if (c !== 58) return -1;
-    i++;
-    if (i < to && text.charCodeAt(i) === 58) {
-      if (gap) return 0;
+    groups++;
+    if (c !== 58) break; // the slash, or a character this form does not have
+    c = text.charCodeAt(++i);
+    if (c === 58) {
+      if (gap) return false;
       gap = true;
-      i++;
-    } else if (i === to || text.charCodeAt(i) === 47) return 0;
+      c = text.charCodeAt(++i);
+    } else if (c === 47) return false; // a single colon before the slash
   }
-  if (gap ? count > 7 : count !== 8) return 0;
-  return end === to || scanLength(text, end, 128) >= 0 ? 1 : 0;
+  return i === slash && (gap ? groups <= 7 : groups === 8);
 }
 
 /** The prefix length after the slash at `slash`, or -1. */
