@@ -291,6 +291,12 @@ const status = obj('What the operator observed and did.', {
         { required: ['host', 'since', 'until'] },
       ),
     ),
+    publicNetworkAccess: str(
+      "The registry's public network access as Azure Resource Manager reports it (registries named by resourceId).",
+    ),
+    privateEndpoints: int('Approved private endpoint connections of the registry (registries named by resourceId).', {
+      minimum: 0,
+    }),
     notInUse: list(
       'Optional hosts DNS says do not exist (e.g. dedicated data endpoints of a registry that has none): not in use, not a failure.',
       { type: 'string' },

@@ -116,6 +116,8 @@ export interface AcrAccessStatus {
     regions?: string[];
     otherHosts?: string[];
     notInUse?: string[];
+    publicNetworkAccess?: string;
+    privateEndpoints?: number;
     retiring?: { host: string; since: string; until: string }[];
   };
   addresses?: {

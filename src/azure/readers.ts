@@ -46,6 +46,9 @@ export function registryFacts(registry: Registry, replications: Replication[], i
     dataEndpointEnabled: registry.dataEndpointEnabled === true,
     dataEndpointHostNames: registry.dataEndpointHostNames ?? [],
     ...(registry.publicNetworkAccess ? { publicNetworkAccess: registry.publicNetworkAccess } : {}),
+    privateEndpoints: (registry.privateEndpointConnections ?? []).filter(
+      (c) => c.privateLinkServiceConnectionState?.status?.toLowerCase() === 'approved',
+    ).length,
     ...(rules
       ? {
           networkRuleSet: {

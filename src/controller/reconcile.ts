@@ -134,6 +134,8 @@ export class Reconciler {
       const endpoints = await this.resolveEndpoints(resource, outcome, live.length > 0);
       if (endpoints) {
         outcome.endpoints = endpoints;
+        const access = accessNote(endpoints);
+        if (access) outcome.notes = [...(outcome.notes ?? []), access];
         result.hosts = allHosts(endpoints);
       }
       const addresses = endpoints && (await this.resolveAddresses(resource, endpoints, outcome, live.length > 0));
@@ -422,5 +424,18 @@ function regarding(resource: AnyAcrAccess) {
     name: resource.metadata.name,
     ...(resource.metadata.namespace ? { namespace: resource.metadata.namespace } : {}),
     ...(resource.metadata.uid ? { uid: resource.metadata.uid } : {}),
+  };
+}
+
+/** A registry ARM says is closed to the public: the public-range allows decide nothing for it. */
+function accessNote(endpoints: RegistryEndpoints): { reason: string; message: string } | undefined {
+  const access = endpoints.access;
+  if (access?.publicNetworkAccess?.toLowerCase() !== 'disabled') return undefined;
+  const via = access.privateEndpoints
+    ? `its ${access.privateEndpoints} private endpoint connection(s), addresses in your network that these public-range rules do not govern`
+    : 'a private endpoint, and it has no approved private endpoint connection, so pulls fail whatever is allowed here';
+  return {
+    reason: 'PublicNetworkAccessDisabled',
+    message: `registry ${endpoints.loginServer} has public network access Disabled: pulls reach it only through ${via}`,
   };
 }

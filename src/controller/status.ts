@@ -140,6 +140,8 @@ export function buildStatus(resource: AnyAcrAccess, o: Outcome, now: Date): AcrA
       otherHosts: e.otherHosts,
       ...(o.addresses && hostsNotInUse(o.addresses).length ? { notInUse: hostsNotInUse(o.addresses) } : {}),
       ...(o.retiringHosts?.length ? { retiring: o.retiringHosts } : {}),
+      ...(e.access?.publicNetworkAccess ? { publicNetworkAccess: e.access.publicNetworkAccess } : {}),
+      ...(e.access ? { privateEndpoints: e.access.privateEndpoints } : {}),
     };
   } else if (previous.endpoints) status.endpoints = previous.endpoints;
   if (o.addresses && o.effective) {

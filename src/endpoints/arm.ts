@@ -33,6 +33,8 @@ export interface RegistryFacts {
   /** "host names that will serve data when dataEndpointEnabled is true", one per region. */
   dataEndpointHostNames: string[];
   publicNetworkAccess?: string;
+  /** Private endpoint connections whose link is Approved. */
+  privateEndpoints?: number;
   networkRuleSet?: { defaultAction?: string; ipRules: string[] };
   /** Every replication, the home region's included. */
   replications: { name: string; location: string; provisioningState?: string; regionEndpointEnabled?: boolean }[];
@@ -109,6 +111,10 @@ export function endpointsFromFacts(
     otherHosts: [cloud.registrySuffix, ...(opts.includeMicrosoftContainerRegistry ? cloud.mcrHosts : [])],
     // ARM's data endpoints exist: a missing DNS record for one is a problem, not "not in use".
     optionalHosts: [cloud.registrySuffix],
+    access: {
+      ...(facts.publicNetworkAccess ? { publicNetworkAccess: facts.publicNetworkAccess } : {}),
+      privateEndpoints: facts.privateEndpoints ?? 0,
+    },
   };
 }
 

@@ -21,6 +21,8 @@ export interface RegistryEndpoints {
    * other host is required: the login server, the data endpoints under `Enabled`, MCR.
    */
   optionalHosts: string[];
+  /** How the registry is reached, as ARM reports it (registries named by resource id only). */
+  access?: { publicNetworkAccess?: string; privateEndpoints: number };
 }
 
 export type HostRequirement = 'Required' | 'Optional';

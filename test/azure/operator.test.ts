@@ -81,6 +81,20 @@ describe('the operator with ARM discovery', () => {
     expect(arm.fake.count(new RegExp(`/registries/${name}/replications$`))).toBe(1);
   });
 
+  test('a registry closed to the public says so: public network access and private endpoints in status and Ready', async ({
+    namespace,
+    admin,
+  }) => {
+    const { id } = registry(namespace, { publicNetworkAccess: 'Disabled', privateEndpoints: ['pe-aks'] });
+    operator = await start(namespace, { refreshIntervalMs: 600_000 });
+    await admin.apply(acrAccess(namespace, 'private', byId(id)));
+    const ready = await waitReady(admin, namespace, 'private');
+    expect(ready.status?.endpoints).toMatchObject({ publicNetworkAccess: 'Disabled', privateEndpoints: 1 });
+    expect(condition(ready, 'Ready')?.message).toContain(
+      'has public network access Disabled: pulls reach it only through its 1 private endpoint connection(s)',
+    );
+  });
+
   test('enabling data endpoints: the new hosts apply at once, the storage wildcard stays for the grace period', async ({
     namespace,
     admin,

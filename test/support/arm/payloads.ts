@@ -39,6 +39,8 @@ export interface FakeRegistry {
   provisioningState?: string;
   /** Replica regions, the home region included (ARM lists the home replication too). */
   replications?: string[];
+  /** Names of approved private endpoint connections. */
+  privateEndpoints?: string[];
 }
 
 export const registryId = (r: Pick<FakeRegistry, 'subscriptionId' | 'resourceGroup' | 'name'>) =>
@@ -55,6 +57,22 @@ export function registryBody(r: FakeRegistry): Json {
     dataEndpointHostNames: r.dataEndpointEnabled ? (r.dataEndpointHostNames ?? []) : [],
     publicNetworkAccess: r.publicNetworkAccess ?? 'Enabled',
     ...(r.provisioningState ? { provisioningState: r.provisioningState } : {}),
+    privateEndpointConnections: (r.privateEndpoints ?? []).map((name) => ({
+      id: `${registryId(r)}/privateEndpointConnections/${name}`,
+      name,
+      type: 'Microsoft.ContainerRegistry/registries/privateEndpointConnections',
+      properties: {
+        privateEndpoint: {
+          id: `/subscriptions/${r.subscriptionId}/resourceGroups/rg-net/providers/Microsoft.Network/privateEndpoints/${name}`,
+        },
+        privateLinkServiceConnectionState: {
+          status: 'Approved',
+          description: 'Auto-Approved',
+          actionsRequired: 'None',
+        },
+        provisioningState: 'Succeeded',
+      },
+    })),
     networkRuleSet: {
       defaultAction: r.defaultAction ?? (r.ipRules?.length ? 'Deny' : 'Allow'),
       ipRules: (r.ipRules ?? []).map((value) => ({ action: 'Allow', value })),
