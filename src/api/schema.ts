@@ -237,6 +237,26 @@ const azure = obj(
   },
 );
 
+/** Things no longer desired that stay allowed until their grace period ends: what, since when, until when. */
+const retiringList = (
+  description: string,
+  key: string,
+  keyDescription: string,
+  keyOptions: Record<string, unknown> = {},
+) =>
+  list(
+    description,
+    obj(
+      `A retiring ${key}.`,
+      {
+        [key]: str(keyDescription, keyOptions),
+        since: str('When it stopped being desired.', { format: 'date-time' }),
+        until: str('When it is removed.', { format: 'date-time' }),
+      },
+      { required: [key, 'since', 'until'] },
+    ),
+  );
+
 const condition = obj(
   'A condition in the metav1.Condition shape.',
   {
@@ -279,17 +299,10 @@ const status = obj('What the operator observed and did.', {
     }),
     regions: list('Home and replica regions.', { type: 'string' }),
     otherHosts: list('Other hosts allowed (certificate host, MCR).', { type: 'string' }),
-    retiring: list(
+    retiring: retiringList(
       'Hosts no longer desired (a replica or data endpoint dropped) that stay allowed until their grace period ends.',
-      obj(
-        'A retiring host.',
-        {
-          host: str('The host name.'),
-          since: str('When it stopped being desired.', { format: 'date-time' }),
-          until: str('When it is removed.', { format: 'date-time' }),
-        },
-        { required: ['host', 'since', 'until'] },
-      ),
+      'host',
+      'The host name.',
     ),
     publicNetworkAccess: str(
       "The registry's public network access as Azure Resource Manager reports it (registries named by resourceId).",
@@ -308,17 +321,10 @@ const status = obj('What the operator observed and did.', {
     prefixCount: int('Prefixes allowed, all families.'),
     ipv4Prefixes: int('IPv4 prefixes allowed.'),
     ipv6Prefixes: int('IPv6 prefixes allowed.'),
-    retiring: list(
+    retiring: retiringList(
       'Prefixes that left the feed and are still allowed until their grace period ends.',
-      obj(
-        'A retiring prefix.',
-        {
-          prefix: str('The prefix.'),
-          since: str('When it left the feed.', { format: 'date-time' }),
-          until: str('When it is removed.', { format: 'date-time' }),
-        },
-        { required: ['prefix', 'since', 'until'] },
-      ),
+      'prefix',
+      'The prefix.',
     ),
     feedPublished: str('Publication date of the Service Tags feed in use, as its file name gives it (YYYY-MM-DD).'),
     feedAcceptedTime: str('When the operator accepted the feed in use (its changeNumber).', { format: 'date-time' }),
@@ -394,29 +400,16 @@ const status = obj('What the operator observed and did.', {
         { required: ['kind', 'resourceId', 'state'] },
       ),
     ),
-    retiringTags: list(
+    retiringTags: retiringList(
       'Service tags no longer desired (a replica dropped) that stay allowed in Azure-side rules until their grace period ends.',
-      obj(
-        'A retiring tag.',
-        {
-          tag: str('The service tag.'),
-          since: str('When it stopped being desired.', { format: 'date-time' }),
-          until: str('When it is removed.', { format: 'date-time' }),
-        },
-        { required: ['tag', 'since', 'until'] },
-      ),
+      'tag',
+      'The service tag.',
     ),
-    retiringEgressIPs: list(
+    retiringEgressIPs: retiringList(
       'Cluster egress addresses no longer found (an outbound IP replaced) that stay in the registry IP rules until their grace period ends.',
-      obj(
-        'A retiring egress address.',
-        {
-          address: str('The IPv4 address or prefix.', { maxLength: 43 }),
-          since: str('When it stopped being found.', { format: 'date-time' }),
-          until: str('When it is removed.', { format: 'date-time' }),
-        },
-        { required: ['address', 'since', 'until'] },
-      ),
+      'address',
+      'The IPv4 address or prefix.',
+      { maxLength: 43 },
     ),
   }),
 });

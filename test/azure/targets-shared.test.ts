@@ -1,46 +1,16 @@
 // Azure targets shared by resources, and registry truth from ARM reaching them: two ClusterAcrAccess writing into one
 // NSG, one firewall policy and one registry's IP rules never lose each other's rules; a registry discovered by
 // resource id gives its replica regions and data endpoints to the NSG and firewall rules, make-before-break.
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect } from 'vitest';
-import type { Operator } from '../../src/controller/operator.js';
+import { describe, expect } from 'vitest';
 import type { KubeObject } from '../../src/kube/types.js';
-import { FakeRegistryFirewall, SUBSCRIPTION, startFakeArm, type FakeArmHarness } from '../support/arm/index.js';
-import { FakeNetwork } from '../support/arm/network.js';
-import { deleteAndWait, fqdnsOf, getCluster, ourRules, waitAzure } from '../support/arm/targets.js';
-import { clientFor, eventually, test } from '../support/cluster.js';
-import { bindOperatorNamespace, installOperatorPrerequisites, startTestOperator } from '../support/operator.js';
+import { SUBSCRIPTION } from '../support/arm/index.js';
+import { deleteAndWait, fqdnsOf, getCluster, ourRules, useAzureOperator, waitAzure } from '../support/arm/targets.js';
+import { eventually, test } from '../support/cluster.js';
 
 const TIMEOUT = 180_000;
 
-let arm: FakeArmHarness;
-let net: FakeNetwork;
-let fw: FakeRegistryFirewall;
-let operator: Operator | undefined;
-beforeAll(async () => {
-  await installOperatorPrerequisites(clientFor('admin'));
-  arm = await startFakeArm();
-  net = FakeNetwork.attach(arm.fake);
-  fw = FakeRegistryFirewall.attach(arm.fake);
-});
-beforeEach(() => {
-  net.clear();
-  fw.clear();
-});
-afterEach(async () => {
-  await operator?.stop();
-  operator = undefined;
-});
-afterAll(() => arm?.stop());
-
-async function start(namespace: string): Promise<void> {
-  await bindOperatorNamespace(clientFor('admin'), namespace);
-  operator = await startTestOperator(namespace, {
-    azure: arm.settings(),
-    resyncMs: 2000,
-    graceMs: 3_600_000,
-    workers: 4,
-  });
-}
+const h = useAzureOperator();
+const start = (namespace: string) => h.start(namespace, { workers: 4 });
 
 function byId(name: string, registryId: string, azure: Record<string, unknown>): KubeObject {
   return {
@@ -65,7 +35,7 @@ function registry(namespace: string, over: Record<string, unknown> = {}) {
     ipRules: ['203.0.113.0/24'],
     defaultAction: 'Deny' as const,
   };
-  const put = (more: Record<string, unknown> = {}) => arm.fake.putRegistry({ ...base, ...over, ...more });
+  const put = (more: Record<string, unknown> = {}) => h.arm.fake.putRegistry({ ...base, ...over, ...more });
   return { id: put(), hashed, put };
 }
 
@@ -74,8 +44,8 @@ describe('Azure targets shared by resources, fed by ARM discovery', () => {
     'two resources in one NSG, one firewall policy and one registry keep each other’s rules, also on deletion',
     { timeout: TIMEOUT },
     async ({ namespace, admin }) => {
-      const nsg = net.putNsg({ subscriptionId: SUBSCRIPTION, resourceGroup: 'rg-aks', name: `nodes-${namespace}` });
-      const policy = net.putFirewallPolicy({
+      const nsg = h.net.putNsg({ subscriptionId: SUBSCRIPTION, resourceGroup: 'rg-aks', name: `nodes-${namespace}` });
+      const policy = h.net.putFirewallPolicy({
         subscriptionId: SUBSCRIPTION,
         resourceGroup: 'rg-hub',
         name: `hub-${namespace}`,
@@ -92,9 +62,9 @@ describe('Azure targets shared by resources, fed by ARM discovery', () => {
       await Promise.all([admin.apply(byId(a, id, azure('20.1.1.1'))), admin.apply(byId(b, id, azure('20.2.2.2')))]);
       const [ra, rb] = await Promise.all([waitAzure(admin, a, 'True'), waitAzure(admin, b, 'True')]);
       // One rule per tag per resource: four regional tags (two regions) each.
-      const rules = Object.keys(net.rules(nsg)).filter((n) => n.startsWith('acr-access-'));
+      const rules = Object.keys(h.net.rules(nsg)).filter((n) => n.startsWith('acr-access-'));
       expect(rules).toHaveLength(8);
-      expect(ourRules(net, nsg)).toEqual(
+      expect(ourRules(h.net, nsg)).toEqual(
         [
           'AzureContainerRegistry.EastUS',
           'AzureContainerRegistry.WestEurope',
@@ -104,17 +74,17 @@ describe('Azure targets shared by resources, fed by ARM discovery', () => {
       );
       const groups = [ra, rb].map((r) => r.status?.applied?.azure?.ruleCollectionGroups?.[0]?.split('/').pop());
       expect(new Set(groups).size).toBe(2);
-      for (const g of groups) expect(fqdnsOf(net, policy, g!)).toContain(ra.status?.endpoints?.loginServer);
-      expect(fw.ipRules(id).sort()).toEqual(['20.1.1.1', '20.2.2.2', '203.0.113.0/24']);
+      for (const g of groups) expect(fqdnsOf(h.net, policy, g!)).toContain(ra.status?.endpoints?.loginServer);
+      expect(h.fw.ipRules(id).sort()).toEqual(['20.1.1.1', '20.2.2.2', '203.0.113.0/24']);
 
       await deleteAndWait(admin, a);
-      expect(Object.keys(net.rules(nsg)).filter((n) => n.startsWith('acr-access-'))).toHaveLength(4);
-      expect(net.group(policy, groups[0]!)).toBeUndefined();
-      expect(fqdnsOf(net, policy, groups[1]!)).toBeDefined();
-      expect(fw.ipRules(id).sort()).toEqual(['20.2.2.2', '203.0.113.0/24']);
+      expect(Object.keys(h.net.rules(nsg)).filter((n) => n.startsWith('acr-access-'))).toHaveLength(4);
+      expect(h.net.group(policy, groups[0]!)).toBeUndefined();
+      expect(fqdnsOf(h.net, policy, groups[1]!)).toBeDefined();
+      expect(h.fw.ipRules(id).sort()).toEqual(['20.2.2.2', '203.0.113.0/24']);
       await deleteAndWait(admin, b);
-      expect(ourRules(net, nsg)).toEqual([]);
-      expect(fw.ipRules(id)).toEqual(['203.0.113.0/24']);
+      expect(ourRules(h.net, nsg)).toEqual([]);
+      expect(h.fw.ipRules(id)).toEqual(['203.0.113.0/24']);
     },
   );
 
@@ -122,8 +92,8 @@ describe('Azure targets shared by resources, fed by ARM discovery', () => {
     'replica regions and data endpoints from ARM reach the NSG and firewall rules; enabling data endpoints keeps the storage wildcard through the grace period',
     { timeout: TIMEOUT },
     async ({ namespace, admin }) => {
-      const nsg = net.putNsg({ subscriptionId: SUBSCRIPTION, resourceGroup: 'rg-aks', name: `nodes-${namespace}` });
-      const policy = net.putFirewallPolicy({
+      const nsg = h.net.putNsg({ subscriptionId: SUBSCRIPTION, resourceGroup: 'rg-aks', name: `nodes-${namespace}` });
+      const policy = h.net.putFirewallPolicy({
         subscriptionId: SUBSCRIPTION,
         resourceGroup: 'rg-hub',
         name: `hub-${namespace}`,
@@ -137,8 +107,8 @@ describe('Azure targets shared by resources, fed by ARM discovery', () => {
       };
       await admin.apply(byId(name, id, azure));
       await waitAzure(admin, name, 'True');
-      expect(ourRules(net, nsg)).toEqual(['AzureContainerRegistry.EastUS', 'Storage.EastUS']);
-      expect(fqdnsOf(net, policy, 'acr')).toEqual(
+      expect(ourRules(h.net, nsg)).toEqual(['AzureContainerRegistry.EastUS', 'Storage.EastUS']);
+      expect(fqdnsOf(h.net, policy, 'acr')).toEqual(
         ['*.blob.core.windows.net', 'azurecr.io', `${hashed}.azurecr.io`].sort(),
       );
 
@@ -148,12 +118,12 @@ describe('Azure targets shared by resources, fed by ARM discovery', () => {
       const after = await eventually(
         'the replica and data endpoints in the Azure rules',
         async () =>
-          fqdnsOf(net, policy, 'acr')?.includes(dde[1]!) && ourRules(net, nsg).length === 4 ? true : undefined,
+          fqdnsOf(h.net, policy, 'acr')?.includes(dde[1]!) && ourRules(h.net, nsg).length === 4 ? true : undefined,
         60_000,
       );
       expect(after).toBe(true);
       // Make-before-break: blob links handed out before the switch keep working through the grace period.
-      expect(fqdnsOf(net, policy, 'acr')).toEqual(
+      expect(fqdnsOf(h.net, policy, 'acr')).toEqual(
         ['*.blob.core.windows.net', 'azurecr.io', `${hashed}.azurecr.io`, ...dde].sort(),
       );
       const status = (await getCluster(admin, name))?.status;
@@ -166,7 +136,7 @@ describe('Azure targets shared by resources, fed by ARM discovery', () => {
     'Audit mode reads and compares, writes nothing to Azure and adds no finalizer',
     { timeout: TIMEOUT },
     async ({ namespace, admin }) => {
-      const nsg = net.putNsg({ subscriptionId: SUBSCRIPTION, resourceGroup: 'rg-aks', name: `nodes-${namespace}` });
+      const nsg = h.net.putNsg({ subscriptionId: SUBSCRIPTION, resourceGroup: 'rg-aks', name: `nodes-${namespace}` });
       const { id } = registry(namespace);
       await start(namespace);
       const name = `audit-${namespace}`;
@@ -176,7 +146,7 @@ describe('Azure targets shared by resources, fed by ARM discovery', () => {
       });
       (resource.spec as Record<string, unknown>).mode = 'Audit';
       const armWrites = () =>
-        arm.fake.requests.filter((r) => r.method !== 'GET' && r.path.startsWith('/subscriptions/')).length;
+        h.arm.fake.requests.filter((r) => r.method !== 'GET' && r.path.startsWith('/subscriptions/')).length;
       const writesBefore = armWrites();
       await admin.apply(resource);
       const audited = await waitAzure(admin, name, 'True');
@@ -188,8 +158,8 @@ describe('Azure targets shared by resources, fed by ARM discovery', () => {
       expect(audited.status?.planes?.node).toBe('Audited');
       expect(audited.metadata.finalizers ?? []).toEqual([]);
       expect(armWrites()).toBe(writesBefore);
-      expect(ourRules(net, nsg)).toEqual([]);
-      expect(fw.ipRules(id)).toEqual(['203.0.113.0/24']);
+      expect(ourRules(h.net, nsg)).toEqual([]);
+      expect(h.fw.ipRules(id)).toEqual(['203.0.113.0/24']);
       await deleteAndWait(admin, name);
     },
   );

@@ -1,11 +1,10 @@
 // The operator writing Azure-side rules for a ClusterAcrAccess (spec.azure): NSG rules and a firewall policy rule
 // collection group, through the real SDK clients and workload identity against the fake ARM, on a real API server.
 import { readFile } from 'node:fs/promises';
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect } from 'vitest';
-import type { Operator } from '../../src/controller/operator.js';
+import { describe, expect } from 'vitest';
 import type { KubeObject } from '../../src/kube/types.js';
 import { condition, eventsFor } from '../support/acraccess.js';
-import { FakeRegistryFirewall, SUBSCRIPTION, startFakeArm, type FakeArmHarness } from '../support/arm/index.js';
+import { SUBSCRIPTION } from '../support/arm/index.js';
 import { foreignRule } from '../support/arm/network-payloads.js';
 import {
   clusterRef,
@@ -13,35 +12,15 @@ import {
   fqdnsOf as fqdnsIn,
   getCluster,
   ourRules as ourRulesIn,
+  useAzureOperator,
   waitAzure,
 } from '../support/arm/targets.js';
-import { FakeNetwork } from '../support/arm/network.js';
-import { clientFor, eventually, test } from '../support/cluster.js';
-import { bindOperatorNamespace, installOperatorPrerequisites, startTestOperator } from '../support/operator.js';
+import { eventually, test } from '../support/cluster.js';
 
 const TIMEOUT = 180_000;
 const FINALIZER = 'acraccess.io/azure-cleanup';
 
-let arm: FakeArmHarness;
-let net: FakeNetwork;
-let fw: FakeRegistryFirewall;
-let operator: Operator | undefined;
-beforeAll(async () => {
-  await installOperatorPrerequisites(clientFor('admin'));
-  arm = await startFakeArm();
-  net = FakeNetwork.attach(arm.fake);
-  fw = FakeRegistryFirewall.attach(arm.fake);
-});
-beforeEach(() => {
-  net.clear();
-  fw.clear();
-});
-afterEach(async () => {
-  arm.fake.clearFaults();
-  await operator?.stop();
-  operator = undefined;
-});
-afterAll(() => arm?.stop());
+const h = useAzureOperator();
 
 const get = getCluster;
 const ref = clusterRef;
@@ -55,22 +34,21 @@ function cluster(name: string, azure: Record<string, unknown>, regions = ['eastu
   };
 }
 
-async function start(namespace: string, graceMs = 3_600_000): Promise<void> {
-  await bindOperatorNamespace(clientFor('admin'), namespace);
-  operator = await startTestOperator(namespace, { azure: arm.settings(), resyncMs: 2000, graceMs });
+async function start(namespace: string): Promise<void> {
+  await h.start(namespace);
 }
 
 function azureFixtures(n: string) {
-  const nsg = net.putNsg({ subscriptionId: SUBSCRIPTION, resourceGroup: 'rg-aks', name: `nodes-${n}` });
-  net.putForeignRule(nsg, 'allow-ssh', foreignRule({ priority: 200 }));
-  net.putForeignRule(nsg, 'proxy-out', foreignRule({ priority: 200, direction: 'Outbound', port: '3128' }));
-  const policy = net.putFirewallPolicy({ subscriptionId: SUBSCRIPTION, resourceGroup: 'rg-hub', name: `hub-${n}` });
+  const nsg = h.net.putNsg({ subscriptionId: SUBSCRIPTION, resourceGroup: 'rg-aks', name: `nodes-${n}` });
+  h.net.putForeignRule(nsg, 'allow-ssh', foreignRule({ priority: 200 }));
+  h.net.putForeignRule(nsg, 'proxy-out', foreignRule({ priority: 200, direction: 'Outbound', port: '3128' }));
+  const policy = h.net.putFirewallPolicy({ subscriptionId: SUBSCRIPTION, resourceGroup: 'rg-hub', name: `hub-${n}` });
   return { nsg, policy };
 }
 
-const ourRules = (nsg: string) => ourRulesIn(net, nsg);
-const fqdnsOf = (policy: string, name: string) => fqdnsIn(net, policy, name);
-const armWrites = () => arm.fake.requests.filter((r) => r.method !== 'GET' && r.path.startsWith('/subscriptions/'));
+const ourRules = (nsg: string) => ourRulesIn(h.net, nsg);
+const fqdnsOf = (policy: string, name: string) => fqdnsIn(h.net, policy, name);
+const armWrites = () => h.arm.fake.requests.filter((r) => r.method !== 'GET' && r.path.startsWith('/subscriptions/'));
 
 describe('Azure-side targets of a ClusterAcrAccess', () => {
   test(
@@ -79,7 +57,7 @@ describe('Azure-side targets of a ClusterAcrAccess', () => {
     async ({ namespace, admin }) => {
       const name = `az-${namespace}`;
       const { nsg, policy } = azureFixtures(namespace);
-      const foreign = { ssh: net.rules(nsg)['allow-ssh'], proxy: net.rules(nsg)['proxy-out'] };
+      const foreign = { ssh: h.net.rules(nsg)['allow-ssh'], proxy: h.net.rules(nsg)['proxy-out'] };
       await start(namespace);
       const azure = {
         networkSecurityGroups: [{ resourceId: nsg, priority: 200 }],
@@ -91,8 +69,8 @@ describe('Azure-side targets of a ClusterAcrAccess', () => {
       // Exactly the hosts the Kubernetes side allows: login server, data endpoint, storage wildcard.
       expect(ready.status?.applied?.hosts).toContain('*.blob.core.windows.net');
       expect(fqdnsOf(policy, 'acr-contoso')).toEqual([...(ready.status?.applied?.hosts ?? [])].sort());
-      expect(net.rules(nsg)['allow-ssh']).toEqual(foreign.ssh);
-      expect(net.rules(nsg)['proxy-out']).toEqual(foreign.proxy);
+      expect(h.net.rules(nsg)['allow-ssh']).toEqual(foreign.ssh);
+      expect(h.net.rules(nsg)['proxy-out']).toEqual(foreign.proxy);
       expect(ready.metadata.finalizers).toContain(FINALIZER);
       expect(ready.status?.azure?.targets?.map((t) => [t.kind, t.state])).toEqual([
         ['FirewallPolicy', 'Enforced'],
@@ -140,9 +118,9 @@ describe('Azure-side targets of a ClusterAcrAccess', () => {
 
       await deleteAndWait(admin, name);
       expect(ourRules(nsg)).toEqual([]);
-      expect(net.group(policy, 'acr-contoso')).toBeUndefined();
-      expect(net.rules(nsg)['allow-ssh']).toEqual(foreign.ssh);
-      expect(net.rules(nsg)['proxy-out']).toEqual(foreign.proxy);
+      expect(h.net.group(policy, 'acr-contoso')).toBeUndefined();
+      expect(h.net.rules(nsg)['allow-ssh']).toEqual(foreign.ssh);
+      expect(h.net.rules(nsg)['proxy-out']).toEqual(foreign.proxy);
     },
   );
 
@@ -152,10 +130,10 @@ describe('Azure-side targets of a ClusterAcrAccess', () => {
     async ({ namespace, admin }) => {
       const name = `az-${namespace}`;
       const { nsg, policy } = azureFixtures(namespace);
-      const second = net.putNsg({ subscriptionId: SUBSCRIPTION, resourceGroup: 'rg-aks', name: `more-${namespace}` });
+      const second = h.net.putNsg({ subscriptionId: SUBSCRIPTION, resourceGroup: 'rg-aks', name: `more-${namespace}` });
       // A group of that name the network team made: the operator must not overwrite it.
-      net.putGroup(policy, 'taken', { priority: 300, ruleCollections: [] });
-      const takenBefore = net.group(policy, 'taken');
+      h.net.putGroup(policy, 'taken', { priority: 300, ruleCollections: [] });
+      const takenBefore = h.net.group(policy, 'taken');
       await start(namespace);
       const both = [
         { resourceId: nsg, priority: 200 },
@@ -166,14 +144,14 @@ describe('Azure-side targets of a ClusterAcrAccess', () => {
       expect(ourRules(second)).toHaveLength(2);
 
       // ARM fails every write for a while: a replica is wanted, nothing in force is removed, Degraded says why.
-      arm.fake.inject({ path: /\/securityRules\//, status: 500, times: 1000 });
+      h.arm.fake.inject({ path: /\/securityRules\//, status: 500, times: 1000 });
       await admin.apply(cluster(name, { networkSecurityGroups: both }, ['eastus', 'westeurope']));
       const failing = await waitAzure(admin, name, 'False', /^AzureTransient$/);
       expect(condition(failing, 'Degraded')).toMatchObject({ status: 'True', reason: 'AzureTransient' });
       expect(condition(failing, 'Ready')?.status).toBe('True');
       expect(ourRules(nsg)).toEqual(['AzureContainerRegistry.EastUS', 'Storage.EastUS']);
       expect(failing.status?.azure?.targets?.every((t) => t.state === 'Failed')).toBe(true);
-      arm.fake.clearFaults();
+      h.arm.fake.clearFaults();
       await waitAzure(admin, name, 'True');
       expect(ourRules(nsg)).toHaveLength(4);
 
@@ -199,14 +177,14 @@ describe('Azure-side targets of a ClusterAcrAccess', () => {
         ['FirewallPolicy', 'Failed'],
         ['NetworkSecurityGroup', 'Enforced'],
       ]);
-      expect(net.group(policy, 'taken')).toEqual(takenBefore);
+      expect(h.net.group(policy, 'taken')).toEqual(takenBefore);
       expect(conflict.status?.applied?.azure?.ruleCollectionGroups ?? []).toEqual([]);
       const events = await eventsFor(admin, 'default', name);
       expect(events.some((e) => e.type === 'Warning' && e.reason === 'AzureNameConflict')).toBe(true);
 
       await deleteAndWait(admin, name);
       expect(ourRules(nsg)).toEqual([]);
-      expect(net.group(policy, 'taken')).toEqual(takenBefore);
+      expect(h.net.group(policy, 'taken')).toEqual(takenBefore);
     },
   );
 
@@ -219,7 +197,7 @@ describe('Azure-side targets of a ClusterAcrAccess', () => {
       await start(namespace);
       await admin.apply(cluster(name, { networkSecurityGroups: [{ resourceId: nsg, priority: 200 }] }));
       await waitAzure(admin, name, 'True');
-      arm.fake.inject({ path: /\/securityRules\//, status: 403, times: 1000 });
+      h.arm.fake.inject({ path: /\/securityRules\//, status: 403, times: 1000 });
       await admin.delete(ref(name));
       const stuck = await eventually(
         'cleanup refused',
@@ -253,7 +231,7 @@ describe('Azure-side targets of a ClusterAcrAccess', () => {
       const name = `az-${namespace}`;
       const { policy } = azureFixtures(namespace);
       // Longer than the worker's 5 s wait: the write goes on in Azure while the operator moves on.
-      net.slowWrites(/\/ruleCollectionGroups\//, 8000);
+      h.net.slowWrites(/\/ruleCollectionGroups\//, 8000);
       await start(namespace);
       await admin.apply(cluster(name, { firewallPolicy: { resourceId: policy } }));
       const pending = await waitAzure(admin, name, 'False', /^WriteInProgress$/);
@@ -262,7 +240,7 @@ describe('Azure-side targets of a ClusterAcrAccess', () => {
       const done = await waitAzure(admin, name, 'True');
       expect(done.status?.azure?.targets).toMatchObject([{ kind: 'FirewallPolicy', state: 'Enforced' }]);
       expect(
-        arm.fake.requests.filter((r) => r.method === 'PUT' && r.path.startsWith(`${policy}/ruleCollectionGroups/`)),
+        h.arm.fake.requests.filter((r) => r.method === 'PUT' && r.path.startsWith(`${policy}/ruleCollectionGroups/`)),
       ).toHaveLength(1);
       await deleteAndWait(admin, name);
     },
@@ -278,13 +256,13 @@ describe('Azure-side targets of a ClusterAcrAccess', () => {
         resourceGroup: 'MC_rg_aks',
         name: `${n}-${namespace}`,
       });
-      const ip1 = fw.putPublicIp({ ...where('out-1'), ipAddress: '20.50.1.10' });
-      const ip2 = fw.putPublicIp({ ...where('out-2'), ipAddress: '20.50.1.11' });
-      const ip3 = fw.putPublicIp({ ...where('out-3'), ipAddress: '20.50.1.12' });
+      const ip1 = h.fw.putPublicIp({ ...where('out-1'), ipAddress: '20.50.1.10' });
+      const ip2 = h.fw.putPublicIp({ ...where('out-2'), ipAddress: '20.50.1.11' });
+      const ip3 = h.fw.putPublicIp({ ...where('out-3'), ipAddress: '20.50.1.12' });
       const aks = { subscriptionId: SUBSCRIPTION, resourceGroup: 'rg-aks', name: `aks-${namespace}` };
-      const clusterId = fw.putCluster({ ...aks, outboundType: 'loadBalancer', effectiveOutboundIPs: [ip1, ip2] });
+      const clusterId = h.fw.putCluster({ ...aks, outboundType: 'loadBalancer', effectiveOutboundIPs: [ip1, ip2] });
       const registryName = `r${namespace.replace(/[^a-z0-9]/g, '')}`.slice(0, 50);
-      const registryId = arm.fake.putRegistry({
+      const registryId = h.arm.fake.putRegistry({
         subscriptionId: SUBSCRIPTION,
         resourceGroup: 'rg-acr',
         name: registryName,
@@ -309,7 +287,7 @@ describe('Azure-side targets of a ClusterAcrAccess', () => {
       await admin.apply(spec());
       const ready = await waitAzure(admin, name, 'True');
       // 20.50.1.11 was there before: allowed, but not ours.
-      expect(fw.ipRules(registryId).sort()).toEqual(['198.51.100.7', '20.50.1.10', '20.50.1.11', '203.0.113.0/24']);
+      expect(h.fw.ipRules(registryId).sort()).toEqual(['198.51.100.7', '20.50.1.10', '20.50.1.11', '203.0.113.0/24']);
       expect(ready.status?.applied?.azure?.registryIpRules).toEqual([
         { registryId, values: ['198.51.100.7', '20.50.1.10'] },
       ]);
@@ -319,22 +297,22 @@ describe('Azure-side targets of a ClusterAcrAccess', () => {
       expect(ready.status?.azure?.targets?.[0]?.message).toMatch(/cluster outboundType loadBalancer/);
 
       // The cluster's outbound IP is replaced: the new one at once, the old one for the grace period.
-      fw.putCluster({ ...aks, outboundType: 'loadBalancer', effectiveOutboundIPs: [ip3, ip2] });
+      h.fw.putCluster({ ...aks, outboundType: 'loadBalancer', effectiveOutboundIPs: [ip3, ip2] });
       const moved = await eventually(
         'new egress IP allowed',
         async () => {
           const r = await get(admin, name);
-          return fw.ipRules(registryId).includes('20.50.1.12') && r?.status?.azure?.retiringEgressIPs?.length
+          return h.fw.ipRules(registryId).includes('20.50.1.12') && r?.status?.azure?.retiringEgressIPs?.length
             ? r
             : undefined;
         },
         60_000,
       );
       expect(moved.status?.azure?.retiringEgressIPs?.map((r) => r.address)).toEqual(['20.50.1.10']);
-      expect(fw.ipRules(registryId)).toContain('20.50.1.10');
+      expect(h.fw.ipRules(registryId)).toContain('20.50.1.10');
 
       await deleteAndWait(admin, name);
-      expect(fw.ipRules(registryId).sort()).toEqual(['20.50.1.11', '203.0.113.0/24']);
+      expect(h.fw.ipRules(registryId).sort()).toEqual(['20.50.1.11', '203.0.113.0/24']);
     },
   );
 });
@@ -344,7 +322,7 @@ describe('the documented custom role', () => {
     const role = JSON.parse(await readFile('deploy/azure/custom-role.json', 'utf8')) as { Actions: string[] };
     const granted = new Set(role.Actions.map((a) => a.toLowerCase()));
     const used = new Set(
-      arm.fake.requests
+      h.arm.fake.requests
         .filter((r) => r.path.startsWith('/subscriptions/') && r.status !== 401)
         .map((r) => armAction(r.method, r.path)),
     );

@@ -1,10 +1,15 @@
 /** What the tests of the operator's Azure side share: reading ClusterAcrAccess status and the fake's Azure state. */
+import { afterAll, afterEach, beforeAll, beforeEach } from 'vitest';
 import type { AcrAccessStatus } from '../../../src/api/types.js';
+import type { Operator, OperatorOptions } from '../../../src/controller/operator.js';
 import type { KubeClient } from '../../../src/kube/client.js';
 import type { KubeObject } from '../../../src/kube/types.js';
 import { condition } from '../acraccess.js';
-import { eventually } from '../cluster.js';
-import type { FakeNetwork } from './network.js';
+import { clientFor, eventually } from '../cluster.js';
+import { bindOperatorNamespace, installOperatorPrerequisites, startTestOperator } from '../operator.js';
+import { startFakeArm, type FakeArmHarness } from './index.js';
+import { FakeNetwork } from './network.js';
+import { FakeRegistryFirewall } from './registry-firewall.js';
 
 export type Cluster = KubeObject & { status?: AcrAccessStatus };
 export const clusterRef = (name: string) => ({ apiVersion: 'acraccess.io/v1alpha1', kind: 'ClusterAcrAccess', name });
@@ -42,3 +47,48 @@ export const fqdnsOf = (net: FakeNetwork, policy: string, name: string) => {
     { ruleCollections: { rules: { targetFqdns?: string[] }[] }[] } | undefined;
   return g?.ruleCollections.flatMap((c) => c.rules.flatMap((r) => r.targetFqdns ?? [])).sort();
 };
+
+export interface AzureOperatorHarness {
+  arm: FakeArmHarness;
+  net: FakeNetwork;
+  fw: FakeRegistryFirewall;
+  /** Starts the operator with Azure on the fake, scoped to `namespace`; stopped after each test. */
+  start(namespace: string, overrides?: Partial<OperatorOptions>): Promise<Operator>;
+}
+
+/**
+ * Registers the hooks of a test file about the operator's Azure side: one fake ARM (Microsoft.Network and the
+ * registry firewall routes) for the file, cleared before each test; faults and the operator gone after each.
+ */
+export function useAzureOperator(): AzureOperatorHarness {
+  let operator: Operator | undefined;
+  const h = {
+    start: async (namespace: string, overrides: Partial<OperatorOptions> = {}) => {
+      await bindOperatorNamespace(clientFor('admin'), namespace);
+      operator = await startTestOperator(namespace, {
+        azure: h.arm.settings(),
+        resyncMs: 2000,
+        graceMs: 3_600_000,
+        ...overrides,
+      });
+      return operator;
+    },
+  } as AzureOperatorHarness;
+  beforeAll(async () => {
+    await installOperatorPrerequisites(clientFor('admin'));
+    h.arm = await startFakeArm();
+    h.net = FakeNetwork.attach(h.arm.fake);
+    h.fw = FakeRegistryFirewall.attach(h.arm.fake);
+  });
+  beforeEach(() => {
+    h.net.clear();
+    h.fw.clear();
+  });
+  afterEach(async () => {
+    h.arm.fake.clearFaults();
+    await operator?.stop();
+    operator = undefined;
+  });
+  afterAll(() => h.arm?.stop());
+  return h;
+}
