@@ -126,8 +126,16 @@ describe('Azure targets shared by resources, fed by ARM discovery', () => {
       expect(fqdnsOf(h.net, policy, 'acr')).toEqual(
         ['*.blob.core.windows.net', 'azurecr.io', `${hashed}.azurecr.io`, ...dde].sort(),
       );
-      const status = (await getCluster(admin, name))?.status;
-      expect(status?.endpoints?.retiring?.map((r) => r.host)).toEqual(['*.blob.core.windows.net']);
+      // Status follows the Azure writes in the same reconcile.
+      const status = await eventually(
+        'status with the storage wildcard retiring',
+        async () => {
+          const s = (await getCluster(admin, name))?.status;
+          return s?.endpoints?.retiring?.length ? s : undefined;
+        },
+        60_000,
+      );
+      expect(status.endpoints?.retiring?.map((r) => r.host)).toEqual(['*.blob.core.windows.net']);
       await deleteAndWait(admin, name);
     },
   );
