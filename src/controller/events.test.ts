@@ -85,6 +85,29 @@ describe('EventRecorder', () => {
   it('never fails the caller when the API server refuses the event', async () => {
     const { events, warnings } = recorder({ fail: true });
     await expect(events.record(web, 'Warning', 'R', 'x')).resolves.toBeUndefined();
+    await events.drain();
     expect(warnings).toEqual(['could not record an event']);
+  });
+
+  it('sends in the background, a bounded number at a time, and drops past a bounded backlog', async () => {
+    const pending: (() => void)[] = [];
+    const sent: string[] = [];
+    const client = {
+      create: (obj: KubeObject) => {
+        sent.push(obj.metadata.name);
+        return new Promise<void>((resolve) => pending.push(resolve));
+      },
+    } as unknown as KubeClient;
+    const logger = { warn: () => undefined } as unknown as Logger;
+    const events = new EventRecorder(client, logger, 'pod-1', { sweepMs: 0, maxInFlight: 1, maxBacklog: 1 });
+    for (const name of ['a', 'b', 'c']) await events.record({ ...web, name, uid: name }, 'Normal', 'R', 'x');
+    expect(sent).toHaveLength(1); // the record calls did not wait for the API server
+    expect(events.stats.dropped).toBe(1);
+    pending.shift()!();
+    await new Promise((r) => setImmediate(r));
+    expect(sent).toHaveLength(2);
+    pending.shift()!();
+    await events.drain();
+    expect(sent.map((n) => n.split('.')[0])).toEqual(['a', 'b']);
   });
 });

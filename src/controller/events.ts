@@ -22,6 +22,9 @@ export interface EventRecorderOptions {
   maxSeries?: number;
   /** How often closed series are summarised; 0 disables the timer (tests call `flush()`). Default windowMs / 4. */
   sweepMs?: number;
+  /** Events sent at once (default 8); more wait, up to `maxBacklog` (default 1000), past which they are dropped. */
+  maxInFlight?: number;
+  maxBacklog?: number;
   now?: () => number;
 }
 
@@ -44,7 +47,8 @@ interface Series {
  * more Event carries the count as its `series`. So a feed rollout touching every resource twice in ten minutes
  * costs one request per resource, not one per change, and a failure retried with backoff cannot flood the
  * namespace. Everything is a create (the operator's RBAC has no patch on events). Memory is capped by `maxSeries`.
- * Recording never fails a reconcile.
+ * Recording never fails nor waits for a reconcile: as client-go's broadcaster, Events are sent in the background
+ * (a few at a time, a bounded backlog, dropped past it), so a reconcile's status write does not queue behind one.
  */
 export class EventRecorder {
   private readonly series = new Map<string, Series>();
@@ -54,7 +58,12 @@ export class EventRecorder {
   private timer: NodeJS.Timeout | undefined;
   private readonly sweepMs: number;
   private flushing: Promise<void> | undefined;
-  readonly stats = { sent: 0, aggregated: 0, forgotten: 0 };
+  private readonly maxInFlight: number;
+  private readonly maxBacklog: number;
+  private inFlight = 0;
+  private readonly backlog: (() => Promise<void>)[] = [];
+  private drained: (() => void)[] = [];
+  readonly stats = { sent: 0, aggregated: 0, forgotten: 0, dropped: 0 };
 
   constructor(
     private readonly client: KubeClient,
@@ -66,6 +75,8 @@ export class EventRecorder {
     this.maxSeries = options.maxSeries ?? 4096;
     this.sweepMs = options.sweepMs ?? this.windowMs / 4;
     this.now = options.now ?? Date.now;
+    this.maxInFlight = Math.max(1, options.maxInFlight ?? 8);
+    this.maxBacklog = options.maxBacklog ?? 1000;
   }
 
   /**
@@ -106,18 +117,25 @@ export class EventRecorder {
     await this.send(regarding, type, reason, note, now);
   }
 
-  /** Sends the summary of every series whose window has closed (all of them with `all`), one request at a time. */
+  /** Sends the summary of every series whose window has closed (all of them with `all`), and waits for them. */
   flush(all = false): Promise<void> {
     if (this.flushing) return this.flushing;
     const run = async () => {
       const now = this.now();
       for (const [key, s] of [...this.series]) if (all || now - s.first >= this.windowMs) await this.close(key, s);
+      await this.drain();
     };
     const flushing = run().finally(() => {
       if (this.flushing === flushing) this.flushing = undefined;
     });
     this.flushing = flushing;
     return flushing;
+  }
+
+  /** Resolves once every Event handed over so far has been sent (or failed). */
+  drain(): Promise<void> {
+    if (this.inFlight === 0) return Promise.resolve();
+    return new Promise((resolve) => this.drained.push(resolve));
   }
 
   /** Open series, for tests and metrics. */
@@ -136,7 +154,37 @@ export class EventRecorder {
     this.timer.unref();
   }
 
-  private async send(
+  /** Hands an Event to the background sender; resolves at once. */
+  private send(
+    regarding: Regarding,
+    type: 'Normal' | 'Warning',
+    reason: string,
+    note: string,
+    at: number,
+    count?: number,
+  ): Promise<void> {
+    const post = () => this.post(regarding, type, reason, note, at, count);
+    if (this.inFlight < this.maxInFlight) this.start(post);
+    else if (this.backlog.length < this.maxBacklog) this.backlog.push(post);
+    else {
+      this.stats.dropped++;
+      this.logger.warn({ reason, regarding }, 'too many events waiting to be sent; dropping one');
+    }
+    return Promise.resolve();
+  }
+
+  private start(post: () => Promise<void>): void {
+    this.inFlight++;
+    void post().finally(() => {
+      this.inFlight--;
+      const next = this.backlog.shift();
+      if (next) this.start(next);
+      else if (this.inFlight === 0) for (const resolve of this.drained.splice(0)) resolve();
+    });
+  }
+
+  /** One Event create; failures are logged, never thrown. */
+  private async post(
     regarding: Regarding,
     type: 'Normal' | 'Warning',
     reason: string,
@@ -148,20 +196,23 @@ export class EventRecorder {
     const time = microTime(new Date(at));
     try {
       this.stats.sent++;
-      await this.client.create({
-        apiVersion: 'events.k8s.io/v1',
-        kind: 'Event',
-        metadata: { name: `${regarding.name}.${randomBytes(8).toString('hex')}`.slice(0, 253), namespace },
-        eventTime: time,
-        ...(count ? { series: { count, lastObservedTime: time } } : {}),
-        reportingController: 'acraccess.io/acr-access-operator',
-        reportingInstance: this.reportingInstance,
-        action: 'Reconcile',
-        reason,
-        note: note.slice(0, 1024),
-        type,
-        regarding,
-      });
+      await this.client.create(
+        {
+          apiVersion: 'events.k8s.io/v1',
+          kind: 'Event',
+          metadata: { name: `${regarding.name}.${randomBytes(8).toString('hex')}`.slice(0, 253), namespace },
+          eventTime: time,
+          ...(count ? { series: { count, lastObservedTime: time } } : {}),
+          reportingController: 'acraccess.io/acr-access-operator',
+          reportingInstance: this.reportingInstance,
+          action: 'Reconcile',
+          reason,
+          note: note.slice(0, 1024),
+          type,
+          regarding,
+        },
+        { discardResponse: true },
+      );
     } catch (err) {
       this.logger.warn({ err, reason }, 'could not record an event');
     }

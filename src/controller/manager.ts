@@ -61,6 +61,11 @@ export class Manager {
   private readonly openApi = new OpenApiFields((path) => this.deps.client.request('GET', path));
   /** Managed object key → the resourceVersion the operator's own last write produced. */
   private readonly ownWrites = new Map<string, string>();
+  /**
+   * Owner key → managed objects (key → resourceVersion) whose watch event arrived while that owner was being
+   * reconciled: the echo of a write can arrive before the write's response. Decided when the reconcile ends.
+   */
+  private readonly heldEchoes = new Map<string, Map<string, string | undefined>>();
   private readonly usedTags = new Map<string, string[]>();
   private readonly usedHosts = new Map<string, string[]>();
   private readonly reconciler: Reconciler;
@@ -121,6 +126,7 @@ export class Manager {
     );
     this.namespaces = this.watch('Namespace', 'v1', undefined, undefined, {
       transform: keepIdentity,
+      metadataOnly: true,
       onAdd: () => this.enqueueClusterResources(),
       onUpdate: (o, old) =>
         !isDeepStrictEqual(o.metadata.labels, old.metadata.labels) && this.enqueueClusterResources(),
@@ -133,7 +139,7 @@ export class Manager {
         'v1',
         config.feedConfigMap.namespace,
         undefined,
-        { onAdd: refresh, onUpdate: refresh, onDelete: refresh, transform: keepIdentity },
+        { onAdd: refresh, onUpdate: refresh, onDelete: refresh, transform: keepIdentity, metadataOnly: true },
         `metadata.name=${config.feedConfigMap.name}`,
       );
     }
@@ -185,6 +191,7 @@ export class Manager {
     for (;;) {
       const key = await this.queue.get();
       if (key === undefined) return;
+      let succeeded = false;
       metrics.activeWorkers.inc({ controller: CONTROLLER });
       const end = metrics.reconcileTime.startTimer({ controller: CONTROLLER });
       try {
@@ -199,6 +206,7 @@ export class Manager {
           controller: CONTROLLER,
           result: result.requeueAfterMs !== undefined ? 'requeue_after' : 'success',
         });
+        succeeded = true;
       } catch (err) {
         this.stats.errors++;
         metrics.reconcileTotal.inc({ controller: CONTROLLER, result: 'error' });
@@ -206,6 +214,7 @@ export class Manager {
         logger.warn({ err, key, retries: this.queue.retries(key) }, 'reconcile failed; retrying with backoff');
         this.queue.addRateLimited(key);
       } finally {
+        this.releaseEchoes(key, succeeded);
         end();
         metrics.activeWorkers.dec({ controller: CONTROLLER });
         this.queue.done(key);
@@ -218,7 +227,7 @@ export class Manager {
     apiVersion: string,
     namespace: string | undefined,
     labelSelector: string | undefined,
-    handlers: Pick<ReflectorOptions<T>, 'onAdd' | 'onUpdate' | 'onDelete' | 'transform'>,
+    handlers: Pick<ReflectorOptions<T>, 'onAdd' | 'onUpdate' | 'onDelete' | 'transform' | 'metadataOnly'>,
     fieldSelector?: string,
   ): Reflector<T> {
     const reflector = new Reflector<T>({
@@ -319,6 +328,13 @@ export class Manager {
       }
       // The echo of the operator's own write changes nothing: do not reconcile the owner again for it.
       if (present && this.ownWrites.get(name) === o.metadata.resourceVersion) return;
+      if (present && this.queue.isProcessing(ownerKey)) {
+        // Its write may still be awaiting its response: decide when the owner's reconcile ends.
+        let held = this.heldEchoes.get(ownerKey);
+        if (!held) this.heldEchoes.set(ownerKey, (held = new Map<string, string | undefined>()));
+        held.set(name, o.metadata.resourceVersion);
+        return;
+      }
       this.queue.add(ownerKey);
     };
     return {
@@ -327,6 +343,19 @@ export class Manager {
       onUpdate: (o: KubeObject) => index(o, true),
       onDelete: (o: KubeObject) => index(o, false),
     };
+  }
+
+  /**
+   * Events held during `key`'s reconcile: any that is not the echo of a write it made queues it again (a failed
+   * reconcile is already queued again, with backoff).
+   */
+  private releaseEchoes(key: string, succeeded: boolean): void {
+    const held = this.heldEchoes.get(key);
+    if (!held) return;
+    this.heldEchoes.delete(key);
+    if (succeeded)
+      for (const [name, resourceVersion] of held)
+        if (this.ownWrites.get(name) !== resourceVersion) return this.queue.add(key);
   }
 
   private reportForeign(o: KubeObject): void {

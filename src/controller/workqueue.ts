@@ -112,6 +112,11 @@ export class WorkQueue<K extends string = string> {
     }
   }
 
+  /** Whether a worker holds this key now (got, not yet done). */
+  isProcessing(key: K): boolean {
+    return this.processing.has(key);
+  }
+
   get length(): number {
     return this.queue.length;
   }

@@ -1,9 +1,9 @@
 import { readFileSync } from 'node:fs';
 // Narrow modules, not the package index, which loads every generated model (see config.ts).
 import type { KubeConfig } from '@kubernetes/client-node';
-import { type HttpMethod, RequestContext } from '@kubernetes/client-node/dist/gen/http/http.js';
+import { RequestContext } from '@kubernetes/client-node/dist/gen/http/http.js';
 import { PatchStrategy } from '@kubernetes/client-node/dist/patch.js';
-import { fetch, type Dispatcher } from 'undici';
+import { Agent, type Dispatcher } from 'undici';
 import { KubeApiError, isNotFound } from './errors.js';
 import { Discovery, type ResourceInfo } from './discovery.js';
 import type { KubeObject, ObjectList, ObjectRef } from './types.js';
@@ -12,7 +12,11 @@ export interface RequestOptions {
   query?: Record<string, string | number | boolean | undefined>;
   body?: unknown;
   contentType?: string;
+  /** The Accept header (default application/json), e.g. for metadata-only (PartialObjectMetadata) answers. */
+  accept?: string;
   signal?: AbortSignal;
+  /** The caller does not read the response: its body is drained unparsed and the request resolves to undefined. */
+  discardBody?: boolean;
 }
 
 export interface ClientOptions {
@@ -50,19 +54,45 @@ export interface DeletePreconditions {
  * one field by field, and the /status subresource is reachable for any kind.
  */
 const DISPATCHER_RENEW_MS = 5 * 60_000;
+/**
+ * How long the headers client-node's authentication produced are reused. Token files and exec plugins are thus
+ * consulted at most this often (client-go re-reads a token file once a minute); a 401 drops them at once.
+ */
+const AUTH_REUSE_MS = 10_000;
+
+interface Auth {
+  headers: Record<string, string>;
+  dispatcher: Dispatcher;
+}
 
 export class KubeClient {
   readonly discovery: Discovery;
   private dispatcher: { value: Dispatcher; renewAt: number } | undefined;
+  private auth: { value: Promise<Auth>; until: number } | undefined;
+  /** The API server's origin, and the path it is served under (a proxy's prefix, or nothing). */
+  private readonly origin: string;
+  private readonly prefix: string;
+  private readonly base: KubeConfig;
 
-  /** The kubeconfig as given, except that every request it authenticates carries this client's User-Agent. */
+  /**
+   * The kubeconfig as given, except that what it authenticates shares this client's connection and carries its
+   * User-Agent.
+   */
   readonly kubeConfig: KubeConfig;
+  private readonly userAgent: string;
 
   constructor(
     kubeConfig: KubeConfig,
     readonly options: ClientOptions,
   ) {
-    this.kubeConfig = withUserAgent(kubeConfig, options.userAgent ?? USER_AGENT);
+    const cluster = kubeConfig.getCurrentCluster();
+    if (!cluster) throw new Error('no current cluster in the kubeconfig');
+    const server = new URL(cluster.server);
+    this.origin = server.origin;
+    this.prefix = server.pathname.replace(/\/$/, '');
+    this.userAgent = options.userAgent ?? USER_AGENT;
+    this.base = kubeConfig;
+    this.kubeConfig = sharingAuth(kubeConfig, () => this.authenticate());
     this.discovery = new Discovery((path) => this.request('GET', path));
   }
 
@@ -70,36 +100,153 @@ export class KubeClient {
     return this.options.fieldManager;
   }
 
+  /**
+   * One request on the shared dispatcher, through undici's `request` rather than `fetch` (no WHATWG Request,
+   * Response and streams per call). A 401 drops the reused authentication and is tried once more.
+   */
   async request<T = unknown>(method: string, path: string, opts: RequestOptions = {}): Promise<T> {
-    const cluster = this.kubeConfig.getCurrentCluster();
-    if (!cluster) throw new Error('no current cluster in the kubeconfig');
-    const url = new URL(cluster.server.replace(/\/$/, '') + path);
-    for (const [k, v] of Object.entries(opts.query ?? {})) if (v !== undefined) url.searchParams.set(k, String(v));
-    const ctx = new RequestContext(url.toString(), method as HttpMethod);
-    await this.kubeConfig.applySecurityAuthentication(ctx);
-    const dispatcher = this.sharedDispatcher(ctx.getDispatcher());
-    const headers = ctx.getHeaders();
-    headers.Accept = 'application/json';
-    if (opts.body !== undefined) headers['Content-Type'] = opts.contentType ?? 'application/json';
-    const response = await fetch(url, {
-      method,
-      headers,
-      dispatcher,
-      body: opts.body === undefined ? undefined : JSON.stringify(opts.body),
-      signal: opts.signal,
+    let url = this.prefix + path;
+    const query = opts.query
+      ? Object.entries(opts.query)
+          .filter(([, v]) => v !== undefined)
+          .map(([k, v]) => `${encodeURIComponent(k)}=${encodeURIComponent(String(v))}`)
+          .join('&')
+      : '';
+    if (query) url += `${path.includes('?') ? '&' : '?'}${query}`;
+    const body = opts.body === undefined ? undefined : JSON.stringify(opts.body);
+    let redirects = 0;
+    for (let attempt = 0; ; attempt++) {
+      const auth = await this.authenticate();
+      const headers: Record<string, string> = { ...auth.headers, accept: opts.accept ?? 'application/json' };
+      if (body !== undefined) headers['content-type'] = opts.contentType ?? 'application/json';
+      const response = await auth.dispatcher.request({
+        origin: this.origin,
+        path: url,
+        method,
+        headers,
+        body,
+        signal: opts.signal,
+      });
+      this.options.onResponse?.(method, response.statusCode);
+      if (response.statusCode === 401 && attempt === 0) {
+        await response.body.dump().catch(() => undefined);
+        this.auth = undefined;
+        continue;
+      }
+      // undici's request does not follow redirects as fetch did; the API server sends one for an OpenAPI v3 URL
+      // whose content hash has changed (a CRD installed or updated since the root document was read).
+      const location = response.headers.location;
+      if (method === 'GET' && [301, 302, 307, 308].includes(response.statusCode) && location && redirects < 5) {
+        await response.body.dump().catch(() => undefined);
+        const next = new URL(String(location), this.origin + url);
+        if (next.origin === this.origin) {
+          url = next.pathname + next.search;
+          redirects++;
+          attempt--;
+          continue;
+        }
+      }
+      if (response.statusCode < 200 || response.statusCode > 299) {
+        const text = await response.body.text().catch(() => '');
+        throw KubeApiError.fromStatus(method, path.split('?')[0]!, response.statusCode, text, response.headers);
+      }
+      if (opts.discardBody) {
+        for await (const chunk of response.body) void chunk; // drained, never joined or parsed
+        return undefined as T;
+      }
+      return (await response.body.json()) as T;
+    }
+  }
+
+  /**
+   * One watch request: `onEvent` is called with each event as it arrives (one JSON object per line). Resolves when
+   * the server ends the watch, or when nothing (not even a bookmark) has arrived for `idleTimeoutMs`, or on abort;
+   * rejects when the request fails (a KubeApiError for an HTTP error). Lines are split on bytes and each is parsed
+   * once: no WHATWG streams, no readline, no per-chunk strings.
+   */
+  async watch(
+    path: string,
+    query: Record<string, string | number | boolean | undefined>,
+    onEvent: (event: { type: string; object: KubeObject }) => void,
+    opts: { signal: AbortSignal; accept?: string; idleTimeoutMs?: number },
+  ): Promise<void> {
+    const params = Object.entries({ ...query, watch: true })
+      .filter(([, v]) => v !== undefined)
+      .map(([k, v]) => `${encodeURIComponent(k)}=${encodeURIComponent(String(v))}`)
+      .join('&');
+    const auth = await this.authenticate();
+    const idle = new AbortController();
+    const signal = AbortSignal.any([opts.signal, idle.signal]);
+    let timer: NodeJS.Timeout | undefined;
+    const touch = () => {
+      clearTimeout(timer);
+      timer = setTimeout(() => idle.abort(), opts.idleTimeoutMs ?? 30_000);
+      timer.unref();
+    };
+    touch();
+    try {
+      const response = await auth.dispatcher.request({
+        origin: this.origin,
+        path: `${this.prefix}${path}?${params}`,
+        method: 'GET',
+        headers: { ...auth.headers, accept: opts.accept ?? 'application/json' },
+        signal,
+      });
+      this.options.onResponse?.('WATCH', response.statusCode);
+      if (response.statusCode === 401) this.auth = undefined;
+      if (response.statusCode !== 200) {
+        const text = await response.body.text().catch(() => '');
+        throw KubeApiError.fromStatus('WATCH', path, response.statusCode, text, response.headers);
+      }
+      let pending: Buffer[] = [];
+      for await (const chunk of response.body as AsyncIterable<Buffer>) {
+        touch();
+        let start = 0;
+        for (let nl = chunk.indexOf(10); nl !== -1; nl = chunk.indexOf(10, start)) {
+          const piece = chunk.subarray(start, nl);
+          const line = pending.length ? Buffer.concat([...pending, piece]) : piece;
+          pending = [];
+          start = nl + 1;
+          if (line.length > 0) onEvent(JSON.parse(line.toString('utf8')) as { type: string; object: KubeObject });
+        }
+        if (start < chunk.length) pending.push(chunk.subarray(start));
+      }
+    } catch (err) {
+      if (signal.aborted) return; // stopped, or idle for too long: the watch simply ends
+      throw err;
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  /**
+   * The headers and dispatcher client-node's authentication gives (User-Agent included), reused for AUTH_REUSE_MS:
+   * client-node reads the CA and client key files and builds a new undici Agent on every call.
+   */
+  private authenticate(): Promise<Auth> {
+    const now = Date.now();
+    if (this.auth && now < this.auth.until) return this.auth.value;
+    const value = (async () => {
+      const ctx = new RequestContext(this.origin + this.prefix, 'GET');
+      await this.base.applySecurityAuthentication(ctx);
+      ctx.setHeaderParam('User-Agent', this.userAgent);
+      return { headers: ctx.getHeaders(), dispatcher: this.sharedDispatcher(ctx.getDispatcher()) };
+    })();
+    const auth = { value, until: now + AUTH_REUSE_MS };
+    this.auth = auth;
+    value.catch(() => {
+      if (this.auth === auth) this.auth = undefined;
     });
-    this.options.onResponse?.(method, response.status);
-    if (!response.ok) throw await KubeApiError.fromResponse(method, url.pathname, response);
-    return (await response.json()) as T;
+    return value;
   }
 
   /**
    * client-node builds a new undici Agent on every applySecurityAuthentication call, which means a new TLS
    * connection per request. One Agent is kept and reused instead, renewed every few minutes so rotated client
    * certificates are picked up; the replaced one finishes its in-flight requests (watches) before it closes.
+   * Without TLS options (plain HTTP) client-node gives no Agent: a plain one is made.
    */
-  private sharedDispatcher(fresh: Dispatcher | undefined): Dispatcher | undefined {
-    if (!fresh) return undefined;
+  private sharedDispatcher(fresh: Dispatcher = new Agent()): Dispatcher {
     const now = Date.now();
     if (this.dispatcher && now < this.dispatcher.renewAt) {
       if (fresh !== this.dispatcher.value) void fresh.close().catch(() => undefined);
@@ -136,14 +283,20 @@ export class KubeClient {
   async list<T extends KubeObject = KubeObject>(
     apiVersion: string,
     kind: string,
-    opts: { namespace?: string; labelSelector?: string; fieldSelector?: string; pageSize?: number } = {},
+    opts: {
+      namespace?: string;
+      labelSelector?: string;
+      fieldSelector?: string;
+      pageSize?: number;
+      accept?: string;
+    } = {},
   ): Promise<ObjectList<T>> {
     const path = await this.path({ apiVersion, kind, namespace: opts.namespace });
     const items: T[] = [];
     let cont: string | undefined;
     let resourceVersion: string;
     do {
-      const page = await this.request<{ items: T[]; metadata: { resourceVersion: string; continue?: string } }>(
+      const page = await this.request<{ items: T[] | null; metadata: { resourceVersion: string; continue?: string } }>(
         'GET',
         path,
         {
@@ -153,10 +306,12 @@ export class KubeClient {
             limit: opts.pageSize ?? 500,
             continue: cont,
           },
+          ...(opts.accept ? { accept: opts.accept } : {}),
         },
       );
-      // List items carry no apiVersion/kind; put them back so every object is self-describing.
-      for (const item of page.items) items.push({ ...item, apiVersion, kind });
+      // List items carry no apiVersion/kind; put them back so every object is self-describing. (An empty
+      // metadata-only list says items: null.)
+      for (const item of page.items ?? []) items.push({ ...item, apiVersion, kind });
       resourceVersion = page.metadata.resourceVersion;
       cont = page.metadata.continue || undefined;
     } while (cont);
@@ -166,7 +321,7 @@ export class KubeClient {
   /** Server-side apply with this client's field manager; conflicts are forced, as a controller owns its fields. */
   async apply<T extends KubeObject = KubeObject>(
     obj: KubeObject,
-    opts: { dryRun?: boolean; subresource?: 'status' } = {},
+    opts: { dryRun?: boolean; subresource?: 'status'; discardResponse?: boolean } = {},
   ): Promise<T> {
     const path = await this.path(
       { apiVersion: obj.apiVersion, kind: obj.kind, namespace: obj.metadata.namespace, name: obj.metadata.name },
@@ -176,6 +331,7 @@ export class KubeClient {
       query: { fieldManager: this.fieldManager, force: true, dryRun: opts.dryRun ? 'All' : undefined },
       body: obj,
       contentType: PatchStrategy.ServerSideApply,
+      ...(opts.discardResponse ? { discardBody: true } : {}),
     });
   }
 
@@ -194,15 +350,23 @@ export class KubeClient {
     });
   }
 
-  applyStatus<T extends KubeObject = KubeObject>(obj: KubeObject): Promise<T> {
-    return this.apply<T>(obj, { subresource: 'status' });
+  /** `discardResponse`: the stored object is not read (it resolves to undefined), so it is not parsed either. */
+  applyStatus<T extends KubeObject = KubeObject>(
+    obj: KubeObject,
+    opts: { discardResponse?: boolean } = {},
+  ): Promise<T> {
+    return this.apply<T>(obj, { subresource: 'status', ...opts });
   }
 
-  async create<T extends KubeObject = KubeObject>(obj: KubeObject, opts: { dryRun?: boolean } = {}): Promise<T> {
+  async create<T extends KubeObject = KubeObject>(
+    obj: KubeObject,
+    opts: { dryRun?: boolean; discardResponse?: boolean } = {},
+  ): Promise<T> {
     const path = await this.path({ apiVersion: obj.apiVersion, kind: obj.kind, namespace: obj.metadata.namespace });
     return this.request<T>('POST', path, {
       query: { fieldManager: this.fieldManager, dryRun: opts.dryRun ? 'All' : undefined },
       body: obj,
+      ...(opts.discardResponse ? { discardBody: true } : {}),
     });
   }
 
@@ -224,15 +388,17 @@ export class KubeClient {
 }
 
 /**
- * client-node's Watch (used by the reflector) sets no User-Agent, so undici's own ("undici") would reach the audit
- * log. Both it and request() authenticate through applySecurityAuthentication: a view of the kubeconfig whose
- * version of it adds the header covers every request. Everything else reads through to the original.
+ * client-node's Watch (used by the reflector) authenticates through applySecurityAuthentication, which would build
+ * a new Agent (a new TLS connection) per watch and send no User-Agent ("undici" in the audit log). A view of the
+ * kubeconfig whose version of it hands out the client's reused headers (User-Agent included) and its one dispatcher
+ * covers every request. Everything else reads through to the original.
  */
-function withUserAgent(kubeConfig: KubeConfig, userAgent: string): KubeConfig {
+function sharingAuth(kubeConfig: KubeConfig, shared: () => Promise<Auth>): KubeConfig {
   const view = Object.create(kubeConfig) as KubeConfig;
   view.applySecurityAuthentication = async (context: RequestContext) => {
-    await kubeConfig.applySecurityAuthentication(context);
-    context.setHeaderParam('User-Agent', userAgent);
+    const auth = await shared();
+    for (const [k, v] of Object.entries(auth.headers)) context.setHeaderParam(k, v);
+    context.setDispatcher(auth.dispatcher);
   };
   return view;
 }

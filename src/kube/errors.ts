@@ -1,3 +1,5 @@
+import { STATUS_CODES } from 'node:http';
+
 /** A non-2xx answer from the API server, with the Status reason when the server sent one. */
 export class KubeApiError extends Error {
   constructor(
@@ -10,9 +12,15 @@ export class KubeApiError extends Error {
     this.name = 'KubeApiError';
   }
 
-  static async fromResponse(method: string, path: string, response: Response): Promise<KubeApiError> {
-    const text = await response.text().catch(() => '');
-    let reason = response.statusText || 'Unknown';
+  /** From a response's status code, body text and headers. */
+  static fromStatus(
+    method: string,
+    path: string,
+    code: number,
+    text: string,
+    headers: Record<string, string | string[] | undefined>,
+  ): KubeApiError {
+    let reason = STATUS_CODES[code] ?? 'Unknown';
     let message = text.slice(0, 2000);
     try {
       const status = JSON.parse(text) as { reason?: string; message?: string };
@@ -21,11 +29,11 @@ export class KubeApiError extends Error {
     } catch {
       // not a Status body; keep the raw text
     }
-    const retryAfter = Number(response.headers.get('retry-after'));
+    const retryAfter = Number([headers['retry-after']].flat()[0]);
     return new KubeApiError(
-      response.status,
+      code,
       reason,
-      `${method} ${path}: ${response.status} ${reason}: ${message}`,
+      `${method} ${path}: ${code} ${reason}: ${message}`,
       Number.isFinite(retryAfter) && retryAfter > 0 ? retryAfter : undefined,
     );
   }

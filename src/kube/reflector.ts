@@ -1,7 +1,6 @@
-import { Watch } from '@kubernetes/client-node/dist/watch.js'; // not the package index (see config.ts)
 import { backoffDelay, sleep, type BackoffOptions } from './backoff.js';
 import type { KubeClient } from './client.js';
-import { KubeApiError, toError } from './errors.js';
+import { KubeApiError } from './errors.js';
 import { keyOf, type KubeObject } from './types.js';
 
 export interface ReflectorHandlers<T extends KubeObject> {
@@ -22,6 +21,11 @@ export interface ReflectorOptions<T extends KubeObject> extends ReflectorHandler
   backoff?: BackoffOptions;
   /** Called for failures the reflector retries by itself; for logs and metrics. */
   onError?(err: unknown): void;
+  /**
+   * Objects as metadata only (PartialObjectMetadata: no spec, data or status), for kinds where only a change is of
+   * interest, such as a feed ConfigMap whose megabytes of data would otherwise arrive with every event.
+   */
+  metadataOnly?: boolean;
   /**
    * Trims each object before it is stored and handed to the handlers (default: `stripBookkeeping`). The cache is
    * most of the operator's retained memory; keep only what its readers use.
@@ -125,6 +129,7 @@ export class Reflector<T extends KubeObject = KubeObject> {
       ...(namespace ? { namespace } : {}),
       ...(labelSelector ? { labelSelector } : {}),
       ...(fieldSelector ? { fieldSelector } : {}),
+      ...(this.opts.metadataOnly ? { accept: METADATA_ONLY_LIST } : {}),
     });
     this.stats.lists++;
     this.stats.lastActivity = Date.now();
@@ -154,63 +159,56 @@ export class Reflector<T extends KubeObject = KubeObject> {
     const minTimeout = this.opts.minWatchTimeoutSeconds ?? 300;
     const timeoutSeconds = Math.floor(minTimeout * (1 + Math.random()));
     this.stats.watches++;
-    return new Promise((resolve, reject) => {
-      let gone = false;
-      const watch = new Watch(client.kubeConfig);
-      const onEvent = (type: string, object: WatchEvent['object']): void => {
-        this.stats.lastActivity = Date.now();
-        if (type === 'ERROR') {
-          if (object.code === 410) {
-            gone = true;
-            this.current?.abort();
-          } else {
-            reject(
-              new KubeApiError(object.code ?? 500, object.reason ?? 'WatchError', object.message ?? 'watch error'),
-            );
-            this.current?.abort();
-          }
-          return;
-        }
-        if (object.metadata?.resourceVersion) this.resourceVersion = object.metadata.resourceVersion;
-        if (type === 'BOOKMARK') return;
-        const obj = object as T;
-        const key = keyOf(obj.metadata);
-        if (type === 'DELETED') {
-          const old = this.store.get(key) ?? (this.opts.transform ?? stripBookkeeping)(obj);
-          this.store.delete(key);
-          this.safe(() => this.opts.onDelete?.(old));
-        } else {
-          this.upsert(key, obj);
-        }
-      };
-      const onDone = (err: unknown): void => {
-        if (gone) return resolve('gone');
-        if (!err || this.stopped || isInactivityTimeout(err)) return resolve('ended');
-        const status = (err as { statusCode?: number }).statusCode;
-        if (status) reject(new KubeApiError(status, 'WatchFailed', `watch ${path}: HTTP ${status}`));
-        else reject(toError(err));
-      };
-      watch
-        .watch(
-          path,
-          {
-            resourceVersion: this.resourceVersion,
-            allowWatchBookmarks: true,
-            timeoutSeconds,
-            labelSelector: this.opts.labelSelector,
-            fieldSelector: this.opts.fieldSelector,
-          },
-          onEvent,
-          onDone,
-        )
-        .then(
-          (controller) => {
-            this.current = controller;
-            if (this.stopped) controller.abort();
-          },
-          (err: unknown) => reject(toError(err)),
-        );
-    });
+    const controller = new AbortController();
+    this.current = controller;
+    if (this.stopped) controller.abort();
+    let gone = false;
+    let failure: KubeApiError | undefined;
+    const onEvent = ({ type, object }: { type: string; object: KubeObject }): void => {
+      const event = object as WatchEvent['object'];
+      this.stats.lastActivity = Date.now();
+      if (type === 'ERROR') {
+        if (event.code === 410) gone = true;
+        else
+          failure = new KubeApiError(event.code ?? 500, event.reason ?? 'WatchError', event.message ?? 'watch error');
+        controller.abort();
+        return;
+      }
+      if (event.metadata?.resourceVersion) this.resourceVersion = event.metadata.resourceVersion;
+      if (type === 'BOOKMARK') return;
+      const obj = this.asKind(event as T);
+      const key = keyOf(obj.metadata);
+      if (type === 'DELETED') {
+        const old = this.store.get(key) ?? (this.opts.transform ?? stripBookkeeping)(obj);
+        this.store.delete(key);
+        this.safe(() => this.opts.onDelete?.(old));
+      } else {
+        this.upsert(key, obj);
+      }
+    };
+    await client.watch(
+      path,
+      {
+        resourceVersion: this.resourceVersion,
+        allowWatchBookmarks: true,
+        timeoutSeconds,
+        labelSelector: this.opts.labelSelector,
+        fieldSelector: this.opts.fieldSelector,
+      },
+      onEvent,
+      { signal: controller.signal, ...(this.opts.metadataOnly ? { accept: METADATA_ONLY } : {}) },
+    );
+    if (failure) throw failure;
+    return gone ? 'gone' : 'ended';
+  }
+
+  /** PartialObjectMetadata says kind PartialObjectMetadata: the store keeps the kind it watches. */
+  private asKind(obj: T): T {
+    if (this.opts.metadataOnly) {
+      obj.apiVersion = this.opts.apiVersion;
+      obj.kind = this.opts.kind;
+    }
+    return obj;
   }
 
   private upsert(key: string, received: T): void {
@@ -238,15 +236,8 @@ export class Reflector<T extends KubeObject = KubeObject> {
 }
 
 const DEFAULT_BACKOFF: BackoffOptions = { baseMs: 500, maxMs: 30_000 };
-
-/**
- * client-node ends a watch that has been silent for 30 s with a TimeoutError. On a quiet kind that is routine, and
- * the reflector simply re-watches from its resourceVersion; it also bounds how long a half-open TCP connection can
- * hide a dead watch.
- */
-function isInactivityTimeout(err: unknown): boolean {
-  return err instanceof Error && err.name === 'TimeoutError';
-}
+const METADATA_ONLY = 'application/json;as=PartialObjectMetadata;g=meta.k8s.io;v=v1';
+const METADATA_ONLY_LIST = 'application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1';
 
 const LAST_APPLIED = 'kubectl.kubernetes.io/last-applied-configuration';
 

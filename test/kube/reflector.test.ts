@@ -74,6 +74,29 @@ describe('Reflector against the real API server', () => {
     expect(reflector.get('after', namespace)?.data).toEqual({ value: '2' });
   });
 
+  test('metadata only: an empty list, then changes arrive as the watched kind without their data', async ({
+    namespace,
+    admin,
+  }) => {
+    const seen: string[] = [];
+    const reflector = new Reflector({
+      client: admin,
+      apiVersion: 'v1',
+      kind: 'ConfigMap',
+      namespace,
+      fieldSelector: 'metadata.name=feed',
+      metadataOnly: true,
+      onAdd: (o) => seen.push(`add ${o.kind} ${o.metadata.name} ${JSON.stringify(o.data)}`),
+      onUpdate: (o) => seen.push(`update ${o.kind} ${o.metadata.name} ${JSON.stringify(o.data)}`),
+    });
+    cleanups.push(() => reflector.stop());
+    await reflector.start(); // the empty metadata-only list says items: null
+    await admin.apply(cm(namespace, 'feed', '1'));
+    await admin.apply(cm(namespace, 'feed', '2'));
+    await eventually('update seen', async () => seen.length === 2);
+    expect(seen).toEqual(['add ConfigMap feed undefined', 'update ConfigMap feed undefined']);
+  });
+
   test('kube-apiserver restarted mid-watch: the watch resumes and changes made during the outage arrive', async ({
     namespace,
     admin,
