@@ -18,7 +18,7 @@ import { azureIntent, ownerOf } from '../intent/intent.js';
 import type { KubeClient } from '../kube/client.js';
 import { CONDITIONS, setConditions } from './conditions.js';
 import type { EventRecorder } from './events.js';
-import { retainHosts } from './retention.js';
+import { nextExpiry, retainHosts } from './retention.js';
 
 export const AZURE_FINALIZER = 'acraccess.io/azure-cleanup';
 export const SKIP_CLEANUP_ANNOTATION = 'acraccess.io/skip-azure-cleanup';
@@ -117,6 +117,35 @@ export async function runAzureStep(
   };
 }
 
+/**
+ * The Azure step of one reconcile: sync, a Warning Event once per new problem (the condition carries it meanwhile),
+ * and when to look again (a write still running, a failure, the next tag or egress IP to retire).
+ */
+export async function reconcileAzure(
+  deps: { enforcer: AzureEnforcer; client: KubeClient; recorder: EventRecorder },
+  resource: ClusterAcrAccess,
+  input: Parameters<typeof runAzureStep>[3],
+): Promise<{ outcome: AzureOutcome; wakeAfterMs?: number }> {
+  const outcome = await runAzureStep(deps.enforcer, deps.client, resource, input);
+  const before = resource.status?.conditions?.find((c) => c.type === CONDITIONS.azureApplied);
+  if (outcome.problem && before?.message !== outcome.problem.message)
+    await deps.recorder.record(regardingOf(resource), 'Warning', outcome.problem.reason, outcome.problem.message);
+  const expiry = nextExpiry([...outcome.retiringTags, ...outcome.retiringEgressIPs]);
+  const waits = [outcome.retryAfterMs, expiry === undefined ? undefined : expiry - input.now.getTime() + 1000].filter(
+    (x): x is number => x !== undefined,
+  );
+  return { outcome, ...(waits.length ? { wakeAfterMs: Math.max(1000, Math.min(...waits)) } : {}) };
+}
+
+function regardingOf(resource: ClusterAcrAccess) {
+  return {
+    apiVersion: resource.apiVersion,
+    kind: resource.kind,
+    name: resource.metadata.name,
+    ...(resource.metadata.uid ? { uid: resource.metadata.uid } : {}),
+  };
+}
+
 export function hasFinalizer(resource: ClusterAcrAccess): boolean {
   return resource.metadata.finalizers?.includes(AZURE_FINALIZER) ?? false;
 }
@@ -162,12 +191,7 @@ const CLEANUP_RETRY_MS = 60_000;
  */
 export async function finalize(resource: ClusterAcrAccess, deps: FinalizeDeps): Promise<{ requeueAfterMs?: number }> {
   if (!hasFinalizer(resource)) return {};
-  const regarding = {
-    apiVersion: resource.apiVersion,
-    kind: resource.kind,
-    name: resource.metadata.name,
-    ...(resource.metadata.uid ? { uid: resource.metadata.uid } : {}),
-  };
+  const regarding = regardingOf(resource);
   const ledger = resource.status?.applied?.azure ?? {};
   if (skipsCleanup(resource)) {
     await deps.recorder.record(

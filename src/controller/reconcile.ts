@@ -11,7 +11,7 @@ import type { DnsAnswer } from '../addresses/dns.js';
 import type { AzureEnforcer } from '../backends/azure/enforcer.js';
 import { planChosen, type BackendChoice, type BackendRegistry } from '../backends/registry.js';
 import { isControlledBy, ownerId } from '../backends/ownership.js';
-import { allHosts, type EndpointResolver, type RegistryEndpoints } from '../endpoints/endpoints.js';
+import { accessNote, allHosts, type EndpointResolver, type RegistryEndpoints } from '../endpoints/endpoints.js';
 import { ownerOf } from '../intent/intent.js';
 import { intentsFor } from '../intent/pipeline.js';
 import type { KubeClient } from '../kube/client.js';
@@ -28,7 +28,8 @@ import type { EventRecorder } from './events.js';
 import type { FeedManager } from './feeds.js';
 import { nextExpiry, retain, retainHosts } from './retention.js';
 import { buildStatus, type Outcome } from './status.js';
-import { finalize, needsAzureStep, runAzureStep } from './azure-step.js';
+import { AddressSetCache } from './address-sets.js';
+import { finalize, needsAzureStep, reconcileAzure } from './azure-step.js';
 
 export interface ReconcilerConfig {
   graceMs: number;
@@ -108,6 +109,7 @@ export function resourceKey(r: Pick<AnyAcrAccess, 'apiVersion' | 'kind' | 'metad
  */
 export class Reconciler {
   private readonly ensured = new Set<string>();
+  private readonly addressSets = new AddressSetCache();
 
   constructor(private readonly deps: ReconcilerDeps) {}
 
@@ -234,7 +236,7 @@ export class Reconciler {
       if (stale) outcome.degraded = { reason: 'DNSFailed', message: `${stale}; using the last answer` };
     }
     try {
-      return buildAddressSet({
+      return (dnsAnswers || !feedState ? buildAddressSet : this.addressSets.get)({
         feed: feedState?.feed ?? dnsOnlyFeed(endpoints),
         endpoints,
         sources,
@@ -318,21 +320,16 @@ export class Reconciler {
       await this.applyKubernetes(resource, planned, live, outcome, choice, retention, hosts.effective, addresses);
     }
     if (this.deps.azure && resource.kind === KIND_CLUSTER_ACR_ACCESS && needsAzureStep(resource)) {
-      const azure = await runAzureStep(this.deps.azure, this.deps.client, resource, {
+      const { client, recorder } = this.deps;
+      const azure = await reconcileAzure({ enforcer: this.deps.azure, client, recorder }, resource, {
         hosts: hosts.effective,
         addresses: { ...addresses, ipv4, ipv6 },
         now,
         graceMs: config.graceMs,
       });
-      outcome.azure = azure;
-      // Once per transition, like Stalled: the condition carries it meanwhile.
-      const before = conditionOf(resource.status?.conditions, CONDITIONS.azureApplied);
-      if (azure.problem && before?.message !== azure.problem.message)
-        await this.deps.recorder.record(regarding(resource), 'Warning', azure.problem.reason, azure.problem.message);
-      const expiry = nextExpiry([...azure.retiringTags, ...azure.retiringEgressIPs]);
-      const waits = [azure.retryAfterMs, expiry === undefined ? undefined : expiry - now.getTime() + 1000];
-      for (const ms of waits.filter((x): x is number => x !== undefined))
-        result.requeueAfterMs = Math.min(result.requeueAfterMs ?? Infinity, Math.max(1000, ms));
+      outcome.azure = azure.outcome;
+      if (azure.wakeAfterMs !== undefined)
+        result.requeueAfterMs = Math.min(result.requeueAfterMs ?? Infinity, azure.wakeAfterMs);
     }
   }
 
@@ -405,15 +402,18 @@ export class Reconciler {
     const status = buildStatus(resource, outcome, now);
     this.deps.metrics.observeConditions(resource, status.conditions);
     if (isDeepStrictEqual(status, resource.status)) return;
-    await this.deps.client.applyStatus({
-      apiVersion: resource.apiVersion,
-      kind: resource.kind,
-      metadata: {
-        name: resource.metadata.name,
-        ...(resource.metadata.namespace ? { namespace: resource.metadata.namespace } : {}),
+    await this.deps.client.applyStatus(
+      {
+        apiVersion: resource.apiVersion,
+        kind: resource.kind,
+        metadata: {
+          name: resource.metadata.name,
+          ...(resource.metadata.namespace ? { namespace: resource.metadata.namespace } : {}),
+        },
+        status,
       },
-      status,
-    });
+      { discardResponse: true },
+    );
   }
 }
 
@@ -424,18 +424,5 @@ function regarding(resource: AnyAcrAccess) {
     name: resource.metadata.name,
     ...(resource.metadata.namespace ? { namespace: resource.metadata.namespace } : {}),
     ...(resource.metadata.uid ? { uid: resource.metadata.uid } : {}),
-  };
-}
-
-/** A registry ARM says is closed to the public: the public-range allows decide nothing for it. */
-function accessNote(endpoints: RegistryEndpoints): { reason: string; message: string } | undefined {
-  const access = endpoints.access;
-  if (access?.publicNetworkAccess?.toLowerCase() !== 'disabled') return undefined;
-  const via = access.privateEndpoints
-    ? `its ${access.privateEndpoints} private endpoint connection(s), addresses in your network that these public-range rules do not govern`
-    : 'a private endpoint, and it has no approved private endpoint connection, so pulls fail whatever is allowed here';
-  return {
-    reason: 'PublicNetworkAccessDisabled',
-    message: `registry ${endpoints.loginServer} has public network access Disabled: pulls reach it only through ${via}`,
   };
 }

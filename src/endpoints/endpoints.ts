@@ -147,3 +147,16 @@ export function conventionalEndpoints(
 export function allHosts(e: RegistryEndpoints): string[] {
   return [...new Set([e.loginServer, ...e.dataEndpoints, ...e.storageHosts, ...e.otherHosts])].sort();
 }
+
+/** A registry ARM says is closed to the public: the public-range allows decide nothing for it. */
+export function accessNote(endpoints: RegistryEndpoints): { reason: string; message: string } | undefined {
+  const access = endpoints.access;
+  if (access?.publicNetworkAccess?.toLowerCase() !== 'disabled') return undefined;
+  const via = access.privateEndpoints
+    ? `its ${access.privateEndpoints} private endpoint connection(s), addresses in your network that these public-range rules do not govern`
+    : 'a private endpoint, and it has no approved private endpoint connection, so pulls fail whatever is allowed here';
+  return {
+    reason: 'PublicNetworkAccessDisabled',
+    message: `registry ${endpoints.loginServer} has public network access Disabled: pulls reach it only through ${via}`,
+  };
+}
