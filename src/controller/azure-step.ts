@@ -16,7 +16,7 @@ import {
 import { ipv4Key, ruleValue } from '../backends/registry-firewall/plan.js';
 import { azureIntent, ownerOf } from '../intent/intent.js';
 import type { KubeClient } from '../kube/client.js';
-import { CONDITIONS, setConditions } from './conditions.js';
+import { CONDITIONS, conditionOf, setConditions } from './conditions.js';
 import type { EventRecorder } from './events.js';
 import { nextExpiry, retainHosts } from './retention.js';
 
@@ -127,23 +127,14 @@ export async function reconcileAzure(
   input: Parameters<typeof runAzureStep>[3],
 ): Promise<{ outcome: AzureOutcome; wakeAfterMs?: number }> {
   const outcome = await runAzureStep(deps.enforcer, deps.client, resource, input);
-  const before = resource.status?.conditions?.find((c) => c.type === CONDITIONS.azureApplied);
+  const before = conditionOf(resource.status?.conditions, CONDITIONS.azureApplied);
   if (outcome.problem && before?.message !== outcome.problem.message)
-    await deps.recorder.record(regardingOf(resource), 'Warning', outcome.problem.reason, outcome.problem.message);
+    await deps.recorder.record(ownerOf(resource), 'Warning', outcome.problem.reason, outcome.problem.message);
   const expiry = nextExpiry([...outcome.retiringTags, ...outcome.retiringEgressIPs]);
   const waits = [outcome.retryAfterMs, expiry === undefined ? undefined : expiry - input.now.getTime() + 1000].filter(
     (x): x is number => x !== undefined,
   );
   return { outcome, ...(waits.length ? { wakeAfterMs: Math.max(1000, Math.min(...waits)) } : {}) };
-}
-
-function regardingOf(resource: ClusterAcrAccess) {
-  return {
-    apiVersion: resource.apiVersion,
-    kind: resource.kind,
-    name: resource.metadata.name,
-    ...(resource.metadata.uid ? { uid: resource.metadata.uid } : {}),
-  };
 }
 
 export function hasFinalizer(resource: ClusterAcrAccess): boolean {
@@ -191,7 +182,7 @@ const CLEANUP_RETRY_MS = 60_000;
  */
 export async function finalize(resource: ClusterAcrAccess, deps: FinalizeDeps): Promise<{ requeueAfterMs?: number }> {
   if (!hasFinalizer(resource)) return {};
-  const regarding = regardingOf(resource);
+  const regarding = ownerOf(resource);
   const ledger = resource.status?.applied?.azure ?? {};
   if (skipsCleanup(resource)) {
     await deps.recorder.record(
@@ -223,7 +214,7 @@ export async function finalize(resource: ClusterAcrAccess, deps: FinalizeDeps): 
     await dropFinalizer(deps.client, resource);
     return {};
   }
-  const before = resource.status?.conditions?.find((c) => c.type === CONDITIONS.azureApplied);
+  const before = conditionOf(resource.status?.conditions, CONDITIONS.azureApplied);
   if (before?.message !== problem.message)
     await deps.recorder.record(regarding, 'Warning', problem.reason, problem.message);
   const previous = resource.status ?? {};

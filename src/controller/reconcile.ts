@@ -154,7 +154,7 @@ export class Reconciler {
       // Once per transition, not on every resync or restart: the condition already says it.
       const before = conditionOf(resource.status?.conditions, CONDITIONS.stalled);
       const same = before?.status === 'True' && before.reason === err.reason && before.message === err.message;
-      if (!same) await this.deps.recorder.record(regarding(resource), 'Warning', err.reason, err.message);
+      if (!same) await this.deps.recorder.record(ownerOf(resource), 'Warning', err.reason, err.message);
     }
     outcome.live = live;
     await this.writeStatus(resource, outcome, now);
@@ -367,7 +367,7 @@ export class Reconciler {
           : `, feed ${addresses.feed.changeNumber}`;
       const note = `added ${retention.added.length} prefixes, retiring ${retention.startedRetiring.length}, removed ${retention.expired.length}${feedNote}; ${applied.applied.length} written, ${applied.deleted.length} deleted`;
       const notable = retention.startedRetiring.length + retention.expired.length > 0; // additions alone are routine
-      await this.deps.recorder.record(regarding(resource), 'Normal', 'PoliciesUpdated', note, { notable });
+      await this.deps.recorder.record(ownerOf(resource), 'Normal', 'PoliciesUpdated', note, { notable });
       this.deps.logger.info(
         {
           key: resourceKey(resource),
@@ -415,14 +415,4 @@ export class Reconciler {
       { discardResponse: true },
     );
   }
-}
-
-function regarding(resource: AnyAcrAccess) {
-  return {
-    apiVersion: resource.apiVersion,
-    kind: resource.kind,
-    name: resource.metadata.name,
-    ...(resource.metadata.namespace ? { namespace: resource.metadata.namespace } : {}),
-    ...(resource.metadata.uid ? { uid: resource.metadata.uid } : {}),
-  };
 }

@@ -2,7 +2,7 @@ import type { AcrAccessStatus, AnyAcrAccess, PlaneCoverage } from '../api/types.
 import { hostsNotInUse, type AddressSet } from '../addresses/address-set.js';
 import type { RegistryEndpoints } from '../endpoints/endpoints.js';
 import type { KubeObject } from '../kube/types.js';
-import { CONDITIONS, setConditions, type ConditionInput } from './conditions.js';
+import { CONDITIONS, conditionOf, setConditions, type ConditionInput } from './conditions.js';
 import type { RetiringHost, RetiringPrefix } from './retention.js';
 import type { BackendChoice } from '../backends/registry.js';
 import type { Plane } from '../intent/intent.js';
@@ -82,7 +82,7 @@ export function buildStatus(resource: AnyAcrAccess, o: Outcome, now: Date): AcrA
   }
   // spec.azure gets a condition of its own, so nobody reads Ready as covering the Azure side.
   const azureNote = (o.notes ?? []).find((n) => n.reason === VERDICT_REASONS.azureNotConfigured);
-  const azureBefore = previous.conditions?.find((c) => c.type === CONDITIONS.azureApplied);
+  const azureBefore = conditionOf(previous.conditions, CONDITIONS.azureApplied);
   if (o.azure) {
     const a = o.azure;
     const notYet = a.problem ?? a.pending;
