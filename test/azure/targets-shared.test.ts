@@ -4,7 +4,15 @@
 import { describe, expect } from 'vitest';
 import type { KubeObject } from '../../src/kube/types.js';
 import { SUBSCRIPTION } from '../support/arm/index.js';
-import { deleteAndWait, fqdnsOf, getCluster, ourRules, useAzureOperator, waitAzure } from '../support/arm/targets.js';
+import {
+  deleteAndWait,
+  fqdnsOf,
+  getCluster,
+  ourRules,
+  putTargets,
+  useAzureOperator,
+  waitAzure,
+} from '../support/arm/targets.js';
 import { eventually, test } from '../support/cluster.js';
 
 const TIMEOUT = 180_000;
@@ -44,12 +52,7 @@ describe('Azure targets shared by resources, fed by ARM discovery', () => {
     'two resources in one NSG, one firewall policy and one registry keep each other’s rules, also on deletion',
     { timeout: TIMEOUT },
     async ({ namespace, admin }) => {
-      const nsg = h.net.putNsg({ subscriptionId: SUBSCRIPTION, resourceGroup: 'rg-aks', name: `nodes-${namespace}` });
-      const policy = h.net.putFirewallPolicy({
-        subscriptionId: SUBSCRIPTION,
-        resourceGroup: 'rg-hub',
-        name: `hub-${namespace}`,
-      });
+      const { nsg, policy } = putTargets(h.net, namespace);
       const { id } = registry(namespace);
       await start(namespace);
       const azure = (ip: string) => ({
@@ -92,12 +95,7 @@ describe('Azure targets shared by resources, fed by ARM discovery', () => {
     'replica regions and data endpoints from ARM reach the NSG and firewall rules; enabling data endpoints keeps the storage wildcard through the grace period',
     { timeout: TIMEOUT },
     async ({ namespace, admin }) => {
-      const nsg = h.net.putNsg({ subscriptionId: SUBSCRIPTION, resourceGroup: 'rg-aks', name: `nodes-${namespace}` });
-      const policy = h.net.putFirewallPolicy({
-        subscriptionId: SUBSCRIPTION,
-        resourceGroup: 'rg-hub',
-        name: `hub-${namespace}`,
-      });
+      const { nsg, policy } = putTargets(h.net, namespace);
       const { id, hashed, put } = registry(namespace, { replications: ['eastus'] });
       await start(namespace);
       const name = `c-${namespace}`;
@@ -144,7 +142,7 @@ describe('Azure targets shared by resources, fed by ARM discovery', () => {
     'Audit mode reads and compares, writes nothing to Azure and adds no finalizer',
     { timeout: TIMEOUT },
     async ({ namespace, admin }) => {
-      const nsg = h.net.putNsg({ subscriptionId: SUBSCRIPTION, resourceGroup: 'rg-aks', name: `nodes-${namespace}` });
+      const { nsg } = putTargets(h.net, namespace);
       const { id } = registry(namespace);
       await start(namespace);
       const name = `audit-${namespace}`;

@@ -12,6 +12,7 @@ import {
   fqdnsOf as fqdnsIn,
   getCluster,
   ourRules as ourRulesIn,
+  putTargets,
   useAzureOperator,
   waitAzure,
 } from '../support/arm/targets.js';
@@ -38,12 +39,12 @@ async function start(namespace: string): Promise<void> {
   await h.start(namespace);
 }
 
+/** putTargets, with the network team's rules in the NSG: an inbound SSH rule and an outbound proxy rule. */
 function azureFixtures(n: string) {
-  const nsg = h.net.putNsg({ subscriptionId: SUBSCRIPTION, resourceGroup: 'rg-aks', name: `nodes-${n}` });
-  h.net.putForeignRule(nsg, 'allow-ssh', foreignRule({ priority: 200 }));
-  h.net.putForeignRule(nsg, 'proxy-out', foreignRule({ priority: 200, direction: 'Outbound', port: '3128' }));
-  const policy = h.net.putFirewallPolicy({ subscriptionId: SUBSCRIPTION, resourceGroup: 'rg-hub', name: `hub-${n}` });
-  return { nsg, policy };
+  const targets = putTargets(h.net, n);
+  h.net.putForeignRule(targets.nsg, 'allow-ssh', foreignRule({ priority: 200 }));
+  h.net.putForeignRule(targets.nsg, 'proxy-out', foreignRule({ priority: 200, direction: 'Outbound', port: '3128' }));
+  return targets;
 }
 
 const ourRules = (nsg: string) => ourRulesIn(h.net, nsg);

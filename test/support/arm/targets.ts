@@ -7,7 +7,7 @@ import type { KubeObject } from '../../../src/kube/types.js';
 import { condition } from '../acraccess.js';
 import { clientFor, eventually } from '../cluster.js';
 import { bindOperatorNamespace, installOperatorPrerequisites, startTestOperator } from '../operator.js';
-import { startFakeArm, type FakeArmHarness } from './index.js';
+import { SUBSCRIPTION, startFakeArm, type FakeArmHarness } from './index.js';
 import { FakeNetwork } from './network.js';
 import { FakeRegistryFirewall } from './registry-firewall.js';
 
@@ -47,6 +47,13 @@ export const fqdnsOf = (net: FakeNetwork, policy: string, name: string) => {
     { ruleCollections: { rules: { targetFqdns?: string[] }[] }[] } | undefined;
   return g?.ruleCollections.flatMap((c) => c.rules.flatMap((r) => r.targetFqdns ?? [])).sort();
 };
+
+/** An NSG on the node subnet and a hub firewall policy, named after the test (its namespace). */
+export function putTargets(net: FakeNetwork, n: string): { nsg: string; policy: string } {
+  const nsg = net.putNsg({ subscriptionId: SUBSCRIPTION, resourceGroup: 'rg-aks', name: `nodes-${n}` });
+  const policy = net.putFirewallPolicy({ subscriptionId: SUBSCRIPTION, resourceGroup: 'rg-hub', name: `hub-${n}` });
+  return { nsg, policy };
+}
 
 export interface AzureOperatorHarness {
   arm: FakeArmHarness;
