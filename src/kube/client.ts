@@ -16,7 +16,7 @@ export interface RequestOptions {
   accept?: string;
   signal?: AbortSignal;
   /** The caller does not read the response: its body is drained unparsed and the request resolves to undefined. */
-  discardBody?: boolean;
+  discardResponse?: boolean;
 }
 
 export interface ClientOptions {
@@ -150,7 +150,7 @@ export class KubeClient {
         const text = await response.body.text().catch(() => '');
         throw KubeApiError.fromStatus(method, path.split('?')[0]!, response.statusCode, text, response.headers);
       }
-      if (opts.discardBody) {
+      if (opts.discardResponse) {
         for await (const chunk of response.body) void chunk; // drained, never joined or parsed
         return undefined as T;
       }
@@ -331,7 +331,7 @@ export class KubeClient {
       query: { fieldManager: this.fieldManager, force: true, dryRun: opts.dryRun ? 'All' : undefined },
       body: obj,
       contentType: PatchStrategy.ServerSideApply,
-      ...(opts.discardResponse ? { discardBody: true } : {}),
+      ...(opts.discardResponse ? { discardResponse: true } : {}),
     });
   }
 
@@ -366,7 +366,7 @@ export class KubeClient {
     return this.request<T>('POST', path, {
       query: { fieldManager: this.fieldManager, dryRun: opts.dryRun ? 'All' : undefined },
       body: obj,
-      ...(opts.discardResponse ? { discardBody: true } : {}),
+      ...(opts.discardResponse ? { discardResponse: true } : {}),
     });
   }
 
