@@ -100,16 +100,8 @@ export function nodePlaneIntent(
   addresses: AddressSet,
 ): EgressIntent | undefined {
   if (resource.kind === KIND_ACR_ACCESS || !resource.spec.nodeSelector) return undefined;
-  return {
-    owner: ownerOf(resource),
-    plane: 'node',
-    hosts: allHosts(endpoints),
-    prefixes: { ipv4: addresses.ipv4, ipv6: addresses.ipv6 },
-    ports: [{ protocol: 'TCP', port: 443 }],
-    workloads: { podSelector: {}, namespaces: [], nodeSelector: resource.spec.nodeSelector },
-    options: optionsOf(resource),
-    provenance: { feed: addresses.feed, tags: addresses.tags, dns: addresses.dns, origins: addresses.origins },
-  };
+  const workloads = { podSelector: {}, namespaces: [], nodeSelector: resource.spec.nodeSelector };
+  return hostEgress(resource, allHosts(endpoints), addresses, addresses.tags, workloads);
 }
 
 /**
@@ -123,13 +115,24 @@ export function azureIntent(
   addresses: Pick<AddressSet, 'ipv4' | 'ipv6' | 'feed' | 'dns' | 'origins'>,
   tags: AddressSet['tags'],
 ): EgressIntent {
+  return hostEgress(resource, hosts, addresses, tags, { podSelector: {}, namespaces: [] });
+}
+
+/** Egress of hosts' own traffic (kubelet, containerd) to the registry on 443: no DNS rule, the node plane. */
+function hostEgress(
+  resource: AnyAcrAccess,
+  hosts: string[],
+  addresses: Pick<AddressSet, 'ipv4' | 'ipv6' | 'feed' | 'dns' | 'origins'>,
+  tags: AddressSet['tags'],
+  workloads: EgressIntent['workloads'],
+): EgressIntent {
   return {
     owner: ownerOf(resource),
     plane: 'node',
     hosts,
     prefixes: { ipv4: addresses.ipv4, ipv6: addresses.ipv6 },
     ports: [{ protocol: 'TCP', port: 443 }],
-    workloads: { podSelector: {}, namespaces: [] },
+    workloads,
     options: optionsOf(resource),
     provenance: { feed: addresses.feed, tags, dns: addresses.dns, origins: addresses.origins },
   };
